@@ -1,0 +1,121 @@
+"""Pixel- and index-exact tests of the spatial and frame plans."""
+
+import numpy as np
+import pytest
+
+from vace_ui.core import constants as C
+from vace_ui.core.errors import InputError
+from vace_ui.core.geometry import fit_on_canvas, plan_frames, plan_spatial
+from vace_ui.core.settings import FitMode, FrameTiming, GenerationSettings, LoraSpec, frames_for_duration
+
+
+def test_keep_aspect_1080p_centre_crops_to_multiples_of_16():
+    plan = plan_spatial(1920, 1080, (832, 480), FitMode.KEEP_ASPECT)
+    assert (plan.out_w, plan.out_h) == (832, 464)
+    assert (plan.scaled_w, plan.scaled_h) == (832, 468)
+    assert (plan.offset_x, plan.offset_y) == (0, -2)
+    assert not plan.has_border
+    assert "centre-cropped to 832x464" in plan.describe()
+
+
+def test_keep_aspect_portrait_input_stays_portrait():
+    plan = plan_spatial(1080, 1920, (832, 480), FitMode.KEEP_ASPECT)
+    assert plan.out_w < plan.out_h
+    assert plan.out_w % 16 == 0 and plan.out_h % 16 == 0
+
+
+def test_pad_places_square_in_the_middle_and_marks_border_generated():
+    plan = plan_spatial(640, 640, (832, 480), FitMode.PAD)
+    assert (plan.out_w, plan.out_h, plan.scaled_w, plan.offset_x, plan.offset_y) == (832, 480, 480, 176, 0)
+    frame = np.full((640, 640, 3), 200, dtype=np.uint8)
+    out = plan.apply(frame)
+    assert (out[:, :176] == C.NEUTRAL_GRAY).all() and (out[:, 656:] == C.NEUTRAL_GRAY).all()
+    assert (out[:, 176:656] == 200).all()
+    mask = plan.border_mask()
+    assert (mask[:, :176] == 255).all() and (mask[:, 176:656] == 0).all() and (mask[:, 656:] == 255).all()
+
+
+def test_crop_fills_exact_preset():
+    plan = plan_spatial(640, 640, (832, 480), FitMode.CROP)
+    assert (plan.out_w, plan.out_h, plan.scaled_w, plan.scaled_h, plan.offset_y) == (832, 480, 832, 832, -176)
+
+
+def test_exact_size_input_is_untouched():
+    frame = np.random.default_rng(0).integers(0, 256, (480, 832, 3), dtype=np.uint8)
+    plan = plan_spatial(832, 480, (832, 480), FitMode.KEEP_ASPECT)
+    assert np.array_equal(plan.apply(frame), frame)
+
+
+def test_fit_on_canvas_white_and_alpha_composited_on_white():
+    rgba = np.zeros((100, 50, 4), dtype=np.uint8)
+    rgba[..., 0] = 255  # red, but fully transparent on the left half
+    rgba[:, 25:, 3] = 255
+    out = fit_on_canvas(rgba, 200, 100)
+    assert out.shape == (100, 200, 3)
+    assert (out[:, :75] == 255).all() and (out[:, 125:] == 255).all()  # white margins
+    assert (out[:, 76:99] == 255).all()  # transparent half: white, never black
+    assert (out[10:90, 102:123] == [255, 0, 0]).all()  # opaque half: red
+
+
+def test_resample_30fps_10s_samples_at_16fps_and_says_what_was_dropped():
+    plan = plan_frames(300, 30.0, 81, FrameTiming.RESAMPLE)
+    assert plan.num_frames == 81
+    assert plan.source_indices[:4] == (0, 1, 3, 5)
+    assert plan.source_indices[80] == 150
+    assert "dropped" in plan.note and "sampled at 16 fps" in plan.note
+
+
+def test_squeeze_spreads_over_whole_clip_and_reports_speedup():
+    plan = plan_frames(300, 30.0, 81, FrameTiming.SQUEEZE)
+    assert plan.source_indices[0] == 0 and plan.source_indices[-1] >= 290
+    assert "as fast" in plan.note
+
+
+def test_every_frame_takes_consecutive_frames():
+    plan = plan_frames(300, 30.0, 17, FrameTiming.EVERY_FRAME)
+    assert plan.source_indices == tuple(range(17))
+    assert "speed" in plan.note
+
+
+def test_short_source_shortens_output_to_4n_plus_1():
+    plan = plan_frames(40, 16.0, 81, FrameTiming.RESAMPLE)
+    assert plan.num_frames == 37 and "shortened to 37" in plan.note
+
+
+def test_zero_frames_is_a_clear_error():
+    with pytest.raises(InputError, match="no frames"):
+        plan_frames(0, 30.0, 81, FrameTiming.RESAMPLE)
+
+
+def test_frames_for_duration_rounds_to_4n_plus_1():
+    assert frames_for_duration(5.0) == 81
+    assert frames_for_duration(3.0) == 49
+    assert frames_for_duration(100) == C.MAX_FRAMES
+
+
+@pytest.mark.parametrize(
+    "changes, field",
+    [
+        ({"prompt": "x" * 2001}, "prompt"),
+        ({"prompt": " "}, "prompt"),
+        ({"size": "640x640"}, "size"),
+        ({"num_frames": 80}, "num_frames"),
+        ({"num_frames": 1}, "num_frames"),
+        ({"conditioning_scale": 2.5}, "conditioning_scale"),
+        ({"seed": -2}, "seed"),
+        ({"loras": tuple(LoraSpec(f"l{i}.safetensors") for i in range(4))}, "loras"),
+        ({"loras": (LoraSpec("a.safetensors", 4.5),)}, "lora 1 scale"),
+    ],
+)
+def test_settings_validation_names_the_field(changes, field):
+    settings = GenerationSettings(**{"prompt": "a dog", **changes})
+    with pytest.raises(InputError) as raised:
+        settings.validate()
+    assert raised.value.field == field
+
+
+def test_settings_round_trip_and_flow_shift_by_size():
+    settings = GenerationSettings(prompt="a", size="1280x720", loras=(LoraSpec("x.safetensors", 0.5),), solver="euler")
+    assert GenerationSettings.from_dict(settings.to_dict()).to_dict() == settings.to_dict()
+    assert settings.effective_flow_shift == 5.0
+    assert GenerationSettings().effective_flow_shift == 3.0

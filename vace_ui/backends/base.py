@@ -1,0 +1,103 @@
+"""The one interface every generation backend implements, local or hosted.
+
+The job runner hands a backend a `BackendJob` and gets back a `BackendResult`. Backends know nothing of the UI or
+the job store: they report through `JobReporter` (progress, phase, and the provider's task id as soon as it exists,
+so a restarted app can resume polling) and stop when `reporter.cancelled` turns true.
+"""
+
+from __future__ import annotations
+
+import abc
+import enum
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from ..core.inputs import VaceInputs
+from ..core.requests import Capability, CapabilityRequest
+from ..core.settings import GenerationSettings
+
+
+class Phase(str, enum.Enum):
+    PREPARE = "prepare"
+    UPLOAD = "upload"
+    ENCODE = "encode"
+    QUEUED = "queued"
+    DENOISE = "denoise"
+    DECODE = "decode"
+    DOWNLOAD = "download"
+    WRITE = "write"
+
+
+class JobReporter(Protocol):
+    """What a backend may tell the outside world while it runs."""
+
+    @property
+    def cancelled(self) -> bool: ...
+
+    def phase(self, phase: Phase, step: int = 0, total: int = 0, message: str = "") -> None: ...
+
+    def remote_task(self, task_id: str) -> None:
+        """Record the provider's task id (called once, right after submission)."""
+
+
+@dataclass
+class BackendJob:
+    """Everything a backend may need. `inputs` is the app's own compile (raw VACE inputs); `request` is the
+    capability request as the user gave it (for providers with semantic functions); `seed` is already drawn."""
+
+    job_id: str
+    capability: Capability
+    request: CapabilityRequest
+    settings: GenerationSettings
+    inputs: VaceInputs | None
+    seed: int
+    workdir: Path
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class BackendResult:
+    """Either decoded frames (local) or a downloaded video file (remote); plus what the backend measured."""
+
+    frames: np.ndarray | None = None  # (N, H, W, 3) uint8
+    fps: float = 16.0
+    video_path: Path | None = None
+    remote_task_id: str | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    info: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BackendCapabilities:
+    """What a backend supports, so the UI shows only what it honours and explains the rest."""
+
+    capabilities: frozenset[Capability]
+    settings: frozenset[str]  # names of GenerationSettings fields this backend honours
+    needs_compiled_inputs: bool = True  # False: the backend maps the request itself (semantic API)
+    notes: str = ""
+
+
+class Backend(abc.ABC):
+    """A place that turns a job into a video."""
+
+    name: str = ""
+    label: str = ""
+
+    @abc.abstractmethod
+    def capabilities(self) -> BackendCapabilities: ...
+
+    @abc.abstractmethod
+    def generate(self, job: BackendJob, reporter: JobReporter) -> BackendResult:
+        """Run the job to completion. Raise GenerationCancelled when `reporter.cancelled` turns true, and
+        BackendUnavailable / InputError / RuntimeError with a message the user can act on otherwise."""
+
+    def resume(self, job: BackendJob, remote_task_id: str, reporter: JobReporter) -> BackendResult:
+        """Continue a job submitted before an app restart. Local jobs cannot resume."""
+        raise NotImplementedError(f"{self.label} cannot resume jobs after a restart.")
+
+    def status(self) -> str:
+        """One line for the Settings tab: ready, weights missing, key missing..."""
+        return "ready"

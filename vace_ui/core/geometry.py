@@ -1,0 +1,191 @@
+"""Where input pixels and frames land in the output: spatial plans (resize, crop, pad) and frame plans.
+
+Every layer that touches pixels (compile, preview, media reading) applies the same plan through
+`SpatialPlan.apply`, so the video, the mask and the preview agree pixel for pixel.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+from . import constants as C
+from .errors import InputError
+from .settings import FitMode, FrameTiming, floor_to_valid_frames
+
+
+@dataclass(frozen=True)
+class SpatialPlan:
+    """Resize the source to (scaled_w, scaled_h), then place its top-left corner at (offset_x, offset_y) on an
+    (out_w, out_h) canvas. Negative offsets crop; positive offsets leave a border that is filled gray and
+    generated."""
+
+    src_w: int
+    src_h: int
+    scaled_w: int
+    scaled_h: int
+    offset_x: int
+    offset_y: int
+    out_w: int
+    out_h: int
+
+    @property
+    def covered_box(self) -> tuple[int, int, int, int]:
+        """(x0, y0, x1, y1) of the canvas covered by source pixels."""
+        x0, y0 = max(0, self.offset_x), max(0, self.offset_y)
+        x1 = min(self.out_w, self.offset_x + self.scaled_w)
+        y1 = min(self.out_h, self.offset_y + self.scaled_h)
+        return x0, y0, x1, y1
+
+    @property
+    def has_border(self) -> bool:
+        return self.covered_box != (0, 0, self.out_w, self.out_h)
+
+    def apply(self, image: np.ndarray, fill: int | tuple = C.NEUTRAL_GRAY, nearest: bool = False) -> np.ndarray:
+        """Resize and place `image` (H x W or H x W x C, uint8) on the output canvas."""
+        if image.shape[1] != self.src_w or image.shape[0] != self.src_h:
+            raise InputError("frame", f"is {image.shape[1]}x{image.shape[0]}, expected {self.src_w}x{self.src_h}.")
+        resample = Image.NEAREST if nearest else Image.BICUBIC
+        if (self.scaled_w, self.scaled_h) == (self.src_w, self.src_h):
+            scaled = image
+        else:
+            scaled = np.asarray(Image.fromarray(image).resize((self.scaled_w, self.scaled_h), resample))
+        canvas = np.empty((self.out_h, self.out_w) + image.shape[2:], dtype=np.uint8)
+        canvas[...] = fill
+        x0, y0, x1, y1 = self.covered_box
+        sx, sy = x0 - self.offset_x, y0 - self.offset_y
+        canvas[y0:y1, x0:x1] = scaled[sy : sy + (y1 - y0), sx : sx + (x1 - x0)]
+        return canvas
+
+    def border_mask(self) -> np.ndarray:
+        """uint8 mask of the canvas: generate (255) on the border, keep (0) where source pixels are."""
+        mask = np.full((self.out_h, self.out_w), C.MASK_GENERATE, dtype=np.uint8)
+        x0, y0, x1, y1 = self.covered_box
+        mask[y0:y1, x0:x1] = C.MASK_KEEP
+        return mask
+
+    def describe(self) -> str:
+        text = f"{self.src_w}x{self.src_h} -> resized to {self.scaled_w}x{self.scaled_h}"
+        if self.offset_x < 0 or self.offset_y < 0:
+            text += f", centre-cropped to {self.out_w}x{self.out_h}"
+        if self.offset_x > 0 or self.offset_y > 0:
+            text += f", padded to {self.out_w}x{self.out_h} (the gray border is generated)"
+        if (self.out_w, self.out_h) == (self.scaled_w, self.scaled_h):
+            text += " (no crop or pad)"
+        return text
+
+
+def _floor16(value: float) -> int:
+    return max(C.SPATIAL_MULTIPLE, int(value // C.SPATIAL_MULTIPLE) * C.SPATIAL_MULTIPLE)
+
+
+def output_size_for_aspect(aspect: float, preset: tuple[int, int]) -> tuple[int, int]:
+    """(w, h), multiples of 16, with `aspect` (w/h) at about the preset's area, never larger in area."""
+    area = preset[0] * preset[1]
+    return _floor16(math.sqrt(area * aspect)), _floor16(math.sqrt(area / aspect))
+
+
+def plan_spatial(src_w: int, src_h: int, preset: tuple[int, int], fit: FitMode) -> SpatialPlan:
+    """The plan that brings a src_w x src_h input to the output size chosen by `preset` and `fit`."""
+    if src_w <= 0 or src_h <= 0:
+        raise InputError("video", f"has an empty frame size {src_w}x{src_h}.")
+    if fit is FitMode.KEEP_ASPECT:
+        out_w, out_h = output_size_for_aspect(src_w / src_h, preset)
+        scale = max(out_w / src_w, out_h / src_h)  # cover: only the rounding to 16 is cropped
+    else:
+        out_w, out_h = preset
+        scale = (max if fit is FitMode.CROP else min)(out_w / src_w, out_h / src_h)
+    scaled_w, scaled_h = max(1, round(src_w * scale)), max(1, round(src_h * scale))
+    if fit is not FitMode.PAD:
+        scaled_w, scaled_h = max(scaled_w, out_w), max(scaled_h, out_h)
+    return SpatialPlan(
+        src_w, src_h, scaled_w, scaled_h, (out_w - scaled_w) // 2, (out_h - scaled_h) // 2, out_w, out_h
+    )
+
+
+def fit_on_canvas(image: np.ndarray, out_w: int, out_h: int, background=C.REFERENCE_CANVAS) -> np.ndarray:
+    """Scale an RGB or RGBA image to fit (out_w, out_h) keeping its aspect, centred on `background` (white).
+    Transparent pixels are composited onto the background, never black."""
+    if image.ndim == 2:
+        image = np.stack([image] * 3, axis=-1)
+    h, w = image.shape[:2]
+    scale = min(out_w / w, out_h / h)
+    new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
+    resized = np.asarray(Image.fromarray(image).resize((new_w, new_h), Image.BICUBIC)).astype(np.float32)
+    canvas = np.empty((out_h, out_w, 3), dtype=np.float32)
+    canvas[...] = background
+    x0, y0 = (out_w - new_w) // 2, (out_h - new_h) // 2
+    region = canvas[y0 : y0 + new_h, x0 : x0 + new_w]
+    if resized.shape[2] == 4:
+        alpha = resized[..., 3:4] / 255.0
+        region[...] = resized[..., :3] * alpha + region * (1.0 - alpha)
+    else:
+        region[...] = resized[..., :3]
+    return np.clip(np.rint(canvas), 0, 255).astype(np.uint8)
+
+
+@dataclass(frozen=True)
+class FramePlan:
+    """Which source frame feeds each output frame, and what was done to get there (shown to the user)."""
+
+    source_indices: tuple[int, ...]
+    note: str
+
+    @property
+    def num_frames(self) -> int:
+        return len(self.source_indices)
+
+
+def plan_frames(
+    src_count: int,
+    src_fps: float,
+    wanted: int,
+    timing: FrameTiming,
+    field: str = "video",
+    shorten_to_fit: bool = True,
+    any_count: bool = False,
+) -> FramePlan:
+    """Map `wanted` output frames (16 fps) onto a source of `src_count` frames at `src_fps`.
+
+    A source too short for `wanted` shortens the output to the largest 4n+1 count it can fill (when
+    `shorten_to_fit`), and says so; with `any_count` (kept clips of an extension) it simply yields the frames it
+    has. A source too long is trimmed (RESAMPLE, EVERY_FRAME) or squeezed (SQUEEZE).
+    """
+    if src_count <= 0:
+        raise InputError(field, "has no frames.")
+    if not src_fps or src_fps <= 0 or not math.isfinite(src_fps):
+        raise InputError(field, f"has an invalid frame rate ({src_fps}).")
+    src_seconds = src_count / src_fps
+    step = src_fps / C.OUTPUT_FPS if timing is FrameTiming.RESAMPLE else 1.0
+    if timing is FrameTiming.SQUEEZE:
+        count = wanted
+        indices = [min(src_count - 1, int(i * src_count / count)) for i in range(count)]
+        note = (
+            f"{field}: {src_seconds:.2f} s ({src_count} frames at {src_fps:g} fps) spread over {count} frames; "
+            f"plays {src_seconds / (count / C.OUTPUT_FPS):.2f}x as fast at {C.OUTPUT_FPS} fps."
+        )
+        return FramePlan(tuple(indices), note)
+    available = int(math.floor((src_count - 1) / step + 1e-9)) + 1
+    count = wanted
+    if available < wanted:
+        if not shorten_to_fit:
+            raise InputError(field, f"has {available} usable frames at {C.OUTPUT_FPS} fps; {wanted} needed.")
+        count = available if any_count else floor_to_valid_frames(available)
+        if count > available:
+            raise InputError(field, f"is too short: {src_count} frames; at least {C.MIN_FRAMES} needed.")
+    indices = [min(src_count - 1, int(math.floor(i * step + 1e-9))) for i in range(count)]
+    how = f"sampled at {C.OUTPUT_FPS} fps" if timing is FrameTiming.RESAMPLE else "every frame taken"
+    note = f"{field}: {src_seconds:.2f} s ({src_count} frames at {src_fps:g} fps), {how}"
+    used_seconds = (indices[-1] + 1) / src_fps
+    if count < wanted and not any_count:
+        note += f"; only {count} frames available, so the output is shortened to {count} frames."
+    elif used_seconds < src_seconds - 1e-6:
+        note += f"; first {used_seconds:.2f} s used, the last {src_seconds - used_seconds:.2f} s dropped."
+    else:
+        note += "; whole clip used."
+    if timing is FrameTiming.EVERY_FRAME and abs(src_fps - C.OUTPUT_FPS) > 0.01:
+        note += f" Motion plays at {C.OUTPUT_FPS / src_fps:.2f}x speed at {C.OUTPUT_FPS} fps."
+    return FramePlan(tuple(indices), note)

@@ -1,0 +1,207 @@
+"""One typed request per capability. Media fields are file paths; validation here needs no media decoding."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from dataclasses import dataclass
+
+from . import constants as C
+from .errors import InputError, check_range
+
+
+class Capability(str, enum.Enum):
+    REFERENCE = "reference"  # multi-image reference (or text only)
+    REPAINT = "repaint"  # control video (depth, pose, scribble, gray, canny...) + prompt
+    EDIT = "edit"  # local edit / inpaint inside a mask
+    EXTEND = "extend"  # video extension from first/last clip or frame
+    OUTPAINT = "outpaint"  # frame expansion
+
+
+class RefRole(str, enum.Enum):
+    SUBJECT = "subject"
+    BACKGROUND = "background"
+
+
+class MaskType(str, enum.Enum):
+    """As the hosted APIs name it: `tracking` follows the object through the clip, `fixed` stays in place."""
+
+    TRACKING = "tracking"
+    FIXED = "fixed"
+
+
+class MaskShape(str, enum.Enum):
+    EXACT = "exact"
+    BOX = "box"  # the mask's bounding box, per frame
+    HULL = "hull"  # the mask's convex hull, per frame
+
+
+@dataclass(frozen=True)
+class ReferenceImage:
+    path: str
+    role: RefRole = RefRole.SUBJECT
+
+
+@dataclass(frozen=True)
+class MaskKeyframe:
+    """A mask image (white = edit) that holds at source-video frame `frame`."""
+
+    path: str
+    frame: int = 0
+
+
+def _check_references(references: tuple[ReferenceImage, ...], field: str = "references") -> None:
+    if len(references) > C.MAX_REFERENCES:
+        raise InputError(field, f"{len(references)} images given; at most {C.MAX_REFERENCES}.")
+    for ref in references:
+        if not ref.path:
+            raise InputError(field, "an entry has no image.")
+
+
+def _require(field: str, value: str | None, what: str) -> None:
+    if not value:
+        raise InputError(field, f"is missing; upload {what}.")
+
+
+@dataclass(frozen=True)
+class ReferenceRequest:
+    """Generate from 0-3 reference images (none = text only)."""
+
+    references: tuple[ReferenceImage, ...] = ()
+    capability = Capability.REFERENCE
+
+    def validate(self) -> None:
+        _check_references(self.references)
+
+
+@dataclass(frozen=True)
+class RepaintRequest:
+    """Keep the motion/structure of `video` through a control (see annotators), restyle with the prompt.
+
+    strength (0-1): how closely the control is followed; locally it multiplies the conditioning scale.
+    control_mask: optional mask image (white = apply the control there, the rest of the video is kept).
+    """
+
+    video: str = ""
+    control: str = "gray"
+    strength: float = 1.0
+    reference: ReferenceImage | None = None
+    control_mask: str | None = None
+    capability = Capability.REPAINT
+
+    def validate(self) -> None:
+        _require("video", self.video, "a video")
+        if not self.control:
+            raise InputError("control", "is missing; choose a control kind.")
+        check_range("strength", self.strength, 0.0, 1.0)
+        if self.reference is not None:
+            _check_references((self.reference,), "reference")
+
+
+@dataclass(frozen=True)
+class EditRequest:
+    """Regenerate the masked region of `video` (mask images on keyframes, or a mask video)."""
+
+    video: str = ""
+    keyframes: tuple[MaskKeyframe, ...] = ()
+    mask_video: str | None = None
+    mask_type: MaskType = MaskType.FIXED
+    expand_ratio: float = 0.05
+    mask_shape: MaskShape = MaskShape.EXACT
+    references: tuple[ReferenceImage, ...] = ()
+    capability = Capability.EDIT
+
+    def validate(self) -> None:
+        _require("video", self.video, "a video")
+        if not self.keyframes and not self.mask_video:
+            raise InputError("mask", "is missing; paint the region to edit, or upload a mask image or mask video.")
+        if self.keyframes and self.mask_video:
+            raise InputError("mask", "give either mask images or a mask video, not both.")
+        for keyframe in self.keyframes:
+            if keyframe.frame < 0:
+                raise InputError("mask_frame", f"{keyframe.frame} is negative; frames count from 0.")
+        if len({keyframe.frame for keyframe in self.keyframes}) != len(self.keyframes):
+            raise InputError("mask_frame", "two masks are given for the same frame.")
+        check_range("expand_ratio", self.expand_ratio, *C.EXPAND_RATIO_RANGE)
+        _check_references(self.references)
+
+
+@dataclass(frozen=True)
+class ExtendRequest:
+    """Generate a clip around kept footage: first/last clip (up to 3 s each) and/or first/last frame images."""
+
+    first_clip: str | None = None
+    last_clip: str | None = None
+    first_frame: str | None = None
+    last_frame: str | None = None
+    capability = Capability.EXTEND
+
+    def validate(self) -> None:
+        if not any((self.first_clip, self.last_clip, self.first_frame, self.last_frame)):
+            raise InputError("extend", "give at least one of first clip, last clip, first frame or last frame.")
+        if self.first_clip and self.first_frame:
+            raise InputError("first_frame", "give a first clip or a first frame, not both.")
+        if self.last_clip and self.last_frame:
+            raise InputError("last_frame", "give a last clip or a last frame, not both.")
+
+
+@dataclass(frozen=True)
+class OutpaintRequest:
+    """Expand the frame: each scale (1.0-2.0) is the side's new extent as a multiple of the original, so
+    left=1.5 adds a border half the video's width on the left."""
+
+    video: str = ""
+    top: float = 1.0
+    bottom: float = 1.0
+    left: float = 1.0
+    right: float = 1.0
+    capability = Capability.OUTPAINT
+
+    def validate(self) -> None:
+        _require("video", self.video, "a video")
+        for name in ("top", "bottom", "left", "right"):
+            check_range(f"{name}_scale", getattr(self, name), *C.OUTPAINT_SCALE_RANGE)
+        if max(self.top, self.bottom, self.left, self.right) == 1.0:
+            raise InputError("scales", "all four are 1.0; raise at least one side above 1.0 to expand the frame.")
+
+
+CapabilityRequest = ReferenceRequest | RepaintRequest | EditRequest | ExtendRequest | OutpaintRequest
+REQUEST_TYPES: dict[Capability, type] = {
+    Capability.REFERENCE: ReferenceRequest,
+    Capability.REPAINT: RepaintRequest,
+    Capability.EDIT: EditRequest,
+    Capability.EXTEND: ExtendRequest,
+    Capability.OUTPAINT: OutpaintRequest,
+}
+
+
+def request_to_dict(request: CapabilityRequest) -> dict:
+    """JSON-safe dict (enums as values) for the job store and the output metadata."""
+
+    def convert(value):
+        if isinstance(value, enum.Enum):
+            return value.value
+        if dataclasses.is_dataclass(value):
+            return {f.name: convert(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        if isinstance(value, (tuple, list)):
+            return [convert(item) for item in value]
+        return value
+
+    return convert(request)
+
+
+def request_from_dict(capability: Capability, data: dict) -> CapabilityRequest:
+    cls = REQUEST_TYPES[Capability(capability)]
+    values = {f.name: data[f.name] for f in dataclasses.fields(cls) if f.name in data}
+    for name in ("references",):
+        if name in values:
+            values[name] = tuple(ReferenceImage(r["path"], RefRole(r["role"])) for r in values[name])
+    if values.get("reference"):
+        values["reference"] = ReferenceImage(values["reference"]["path"], RefRole(values["reference"]["role"]))
+    if "keyframes" in values:
+        values["keyframes"] = tuple(MaskKeyframe(k["path"], int(k["frame"])) for k in values["keyframes"])
+    if "mask_type" in values:
+        values["mask_type"] = MaskType(values["mask_type"])
+    if "mask_shape" in values:
+        values["mask_shape"] = MaskShape(values["mask_shape"])
+    return cls(**values)

@@ -1,0 +1,148 @@
+"""Generation settings shared by every capability, with validation and (de)serialisation."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import math
+from dataclasses import dataclass, field
+
+from . import constants as C
+from .errors import InputError, check_range
+
+
+class Solver(str, enum.Enum):
+    """Sampler used by the local pipeline. UniPC is the official VACE default."""
+
+    UNIPC = "unipc"
+    EULER = "euler"
+    DPMPP = "dpm++"
+
+
+class FitMode(str, enum.Enum):
+    """How an input of another aspect ratio is brought to the output size."""
+
+    KEEP_ASPECT = "keep_aspect"  # the input's aspect at the preset's area, centre-cropped to multiples of 16
+    CROP = "crop"  # fill the preset size exactly, centre-crop the overflow
+    PAD = "pad"  # fit inside the preset size; the border is filled gray and generated
+
+
+class FrameTiming(str, enum.Enum):
+    """How source frames are mapped to the 16 fps output when the source differs."""
+
+    RESAMPLE = "resample"  # sample the source at 16 fps: real-time speed kept, the end trimmed if too long
+    EVERY_FRAME = "every_frame"  # consecutive source frames: plays slower/faster when the source is not 16 fps
+    SQUEEZE = "squeeze"  # spread the output frames over the whole source: everything kept, motion sped up
+
+
+@dataclass(frozen=True)
+class LoraSpec:
+    """A LoRA file (local path or Hugging Face id) and its strength, 0 to 4."""
+
+    path: str
+    scale: float = 1.0
+
+
+@dataclass(frozen=True)
+class GenerationSettings:
+    """What every job needs besides its media.
+
+    num_frames is 4n+1; 81 frames at 16 fps is the trained 5-second clip. seed -1 draws a random seed when the job
+    starts (the drawn seed is recorded). flow_shift None means "by size": 3.0 at 480p, 5.0 at 720p (diffusers).
+    """
+
+    prompt: str = ""
+    negative_prompt: str = C.DEFAULT_NEGATIVE_PROMPT
+    size: str = C.DEFAULT_SIZE
+    num_frames: int = C.DEFAULT_FRAMES
+    steps: int = 25
+    guidance_scale: float = 5.0
+    flow_shift: float | None = None
+    conditioning_scale: float = 1.0
+    seed: int = -1
+    solver: Solver = Solver.UNIPC
+    fit: FitMode = FitMode.KEEP_ASPECT
+    timing: FrameTiming = FrameTiming.RESAMPLE
+    loras: tuple[LoraSpec, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        # Accept plain strings (API, job store) for the enum fields.
+        for key, enum_type in (("solver", Solver), ("fit", FitMode), ("timing", FrameTiming)):
+            value = getattr(self, key)
+            if not isinstance(value, enum_type):
+                try:
+                    object.__setattr__(self, key, enum_type(value))
+                except ValueError:
+                    allowed = ", ".join(member.value for member in enum_type)
+                    raise InputError(key, f"'{value}' is not one of {allowed}.") from None
+
+    @property
+    def preset_size(self) -> tuple[int, int]:
+        return C.SIZE_PRESETS[self.size]
+
+    @property
+    def effective_flow_shift(self) -> float:
+        if self.flow_shift is not None:
+            return float(self.flow_shift)
+        width, height = self.preset_size
+        return 5.0 if width * height >= 1280 * 720 else 3.0
+
+    def validate(self, require_prompt: bool = True) -> None:
+        if require_prompt and not self.prompt.strip():
+            raise InputError("prompt", "is empty; describe the video you want.")
+        if len(self.prompt) > C.MAX_PROMPT_CHARS:
+            raise InputError("prompt", f"is {len(self.prompt)} characters; at most {C.MAX_PROMPT_CHARS} allowed.")
+        if len(self.negative_prompt) > C.MAX_PROMPT_CHARS:
+            raise InputError("negative_prompt", f"is {len(self.negative_prompt)} characters; at most {C.MAX_PROMPT_CHARS}.")
+        if self.size not in C.SIZE_PRESETS:
+            raise InputError("size", f"'{self.size}' is not offered; choose one of {', '.join(C.SIZE_PRESETS)}.")
+        validate_frame_count(self.num_frames)
+        if not (1 <= int(self.steps) <= 100):
+            raise InputError("steps", f"{self.steps} is out of range; allowed 1 to 100.")
+        check_range("guidance_scale", self.guidance_scale, 0.0, 20.0)
+        if self.flow_shift is not None:
+            check_range("flow_shift", self.flow_shift, 0.1, 30.0)
+        check_range("conditioning_scale", self.conditioning_scale, *C.CONDITIONING_SCALE_RANGE)
+        if not (-1 <= int(self.seed) < 2**32):
+            raise InputError("seed", f"{self.seed} is out of range; use -1 for random or 0 to {2**32 - 1}.")
+        if len(self.loras) > C.MAX_LORAS:
+            raise InputError("loras", f"{len(self.loras)} given; at most {C.MAX_LORAS}.")
+        for index, lora in enumerate(self.loras, start=1):
+            if not lora.path.strip():
+                raise InputError(f"lora {index}", "has no file or id.")
+            check_range(f"lora {index} scale", lora.scale, *C.LORA_SCALE_RANGE)
+
+    def to_dict(self) -> dict:
+        data = dataclasses.asdict(self)
+        for key in ("solver", "fit", "timing"):
+            data[key] = getattr(self, key).value
+        data["loras"] = [dataclasses.asdict(lora) for lora in self.loras]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "GenerationSettings":
+        known = {f.name for f in dataclasses.fields(cls)}
+        values = {key: value for key, value in data.items() if key in known}
+        values["loras"] = tuple(LoraSpec(**lora) for lora in values.get("loras", ()))
+        return cls(**values)
+
+
+def validate_frame_count(num_frames: int) -> None:
+    if not isinstance(num_frames, int) or num_frames % C.TEMPORAL_STRIDE != 1:
+        raise InputError("num_frames", f"{num_frames} is not 4n+1 (e.g. 49, 81).")
+    if not (C.MIN_FRAMES <= num_frames <= C.MAX_FRAMES):
+        raise InputError("num_frames", f"{num_frames} is out of range; allowed {C.MIN_FRAMES} to {C.MAX_FRAMES}.")
+
+
+def frames_for_duration(seconds: float) -> int:
+    """The 4n+1 frame count closest to `seconds` at 16 fps, within the allowed range."""
+    if seconds is None or not math.isfinite(seconds) or seconds <= 0:
+        raise InputError("duration", f"{seconds} s is not a positive duration.")
+    n = round(seconds * C.OUTPUT_FPS / C.TEMPORAL_STRIDE)
+    frames = n * C.TEMPORAL_STRIDE + 1
+    return min(max(frames, C.MIN_FRAMES), C.MAX_FRAMES)
+
+
+def floor_to_valid_frames(available: int) -> int:
+    """The largest 4n+1 count not above `available` (at least MIN_FRAMES)."""
+    return max(C.MIN_FRAMES, ((available - 1) // C.TEMPORAL_STRIDE) * C.TEMPORAL_STRIDE + 1)
