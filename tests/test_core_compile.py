@@ -181,10 +181,13 @@ def test_extend_first_and_last_frame_images(media):
     assert (inputs.video[1:-1] == C.NEUTRAL_GRAY).all()
 
 
-def test_extend_kept_frames_must_leave_room(media):
+def test_extend_clips_always_leave_frames_to_generate(media):
     media.videos["short.mp4"] = (numbered_video(8, W, H), 16.0)
-    with pytest.raises(InputError, match="fill"):
-        compile_request(ExtendRequest(first_clip="short.mp4", last_clip="short.mp4"), settings(), ctx(media))
+    inputs = compile_request(ExtendRequest(first_clip="short.mp4", last_clip="short.mp4"), settings(), ctx(media))
+    assert [int(inputs.video[i, 0, 0, 0]) for i in range(4)] == [4, 5, 6, 7]  # first clip: its last 4 frames
+    assert [int(inputs.video[i, 0, 0, 0]) for i in range(5, 9)] == [0, 1, 2, 3]  # last clip: its first 4 frames
+    assert (inputs.mask[4] == 255).all() and (inputs.video[4] == C.NEUTRAL_GRAY).all()
+    assert (inputs.mask[:4] == 0).all() and (inputs.mask[5:] == 0).all()
 
 
 def test_outpaint_places_video_on_larger_gray_canvas(media):

@@ -98,7 +98,9 @@ def test_frames_for_duration_rounds_to_4n_plus_1():
     [
         ({"prompt": "x" * 2001}, "prompt"),
         ({"prompt": " "}, "prompt"),
-        ({"size": "640x640"}, "size"),
+        ({"size": "650x640"}, "size"),
+        ({"size": "big"}, "size"),
+        ({"size": "4096x480"}, "size"),
         ({"num_frames": 80}, "num_frames"),
         ({"num_frames": 1}, "num_frames"),
         ({"conditioning_scale": 2.5}, "conditioning_scale"),

@@ -155,7 +155,10 @@ def compile_extend(request: ExtendRequest, settings: GenerationSettings, ctx: Co
     canvas: tuple[int, int] | None = None
     notes: list[str] = []
     kept: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    max_clip = int(C.MAX_EXTENSION_CLIP_SECONDS * C.OUTPUT_FPS)
+    both_clips = bool(request.first_clip and request.last_clip)
+    one_frame = 1 if (request.first_frame or request.last_frame) else 0
+    # A kept clip is at most 3 s and always leaves frames to generate (half each when both ends are clips).
+    max_clip = min(int(C.MAX_EXTENSION_CLIP_SECONDS * C.OUTPUT_FPS), (n - 1) // 2 if both_clips else n - 1 - one_frame)
     for field in ("first_clip", "first_frame", "last_clip", "last_frame"):
         path = getattr(request, field)
         if not path:
@@ -178,7 +181,7 @@ def compile_extend(request: ExtendRequest, settings: GenerationSettings, ctx: Co
             notes.append(timing.note)
             if len(indices) > max_clip:
                 indices = indices[-max_clip:] if field == "first_clip" else indices[:max_clip]
-                notes.append(f"{field}: longer than {C.MAX_EXTENSION_CLIP_SECONDS:g} s; only its "
+                notes.append(f"{field}: longer than the {max_clip} frames it may fill (3 s at most); only its "
                              f"{'last' if field == 'first_clip' else 'first'} {len(indices)} frames are kept.")
             frames = np.stack([plan.apply(frame) for frame in ctx.media.frames(path, indices, field)])
         else:

@@ -36,6 +36,8 @@ SIZE_PRESETS: dict[str, tuple[int, int]] = {
     "720x1280": (720, 1280),
 }
 DEFAULT_SIZE = "832x480"
+# Custom "WxH" sizes (multiples of 16) are accepted in this range; the presets are the trained ones.
+CUSTOM_SIZE_RANGE = (64, 1920)
 
 MAX_PROMPT_CHARS = 2000
 MAX_REFERENCES = 3

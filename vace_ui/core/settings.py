@@ -78,7 +78,7 @@ class GenerationSettings:
 
     @property
     def preset_size(self) -> tuple[int, int]:
-        return C.SIZE_PRESETS[self.size]
+        return parse_size(self.size)
 
     @property
     def effective_flow_shift(self) -> float:
@@ -94,8 +94,7 @@ class GenerationSettings:
             raise InputError("prompt", f"is {len(self.prompt)} characters; at most {C.MAX_PROMPT_CHARS} allowed.")
         if len(self.negative_prompt) > C.MAX_PROMPT_CHARS:
             raise InputError("negative_prompt", f"is {len(self.negative_prompt)} characters; at most {C.MAX_PROMPT_CHARS}.")
-        if self.size not in C.SIZE_PRESETS:
-            raise InputError("size", f"'{self.size}' is not offered; choose one of {', '.join(C.SIZE_PRESETS)}.")
+        parse_size(self.size)
         validate_frame_count(self.num_frames)
         if not (1 <= int(self.steps) <= 100):
             raise InputError("steps", f"{self.steps} is out of range; allowed 1 to 100.")
@@ -125,6 +124,25 @@ class GenerationSettings:
         values = {key: value for key, value in data.items() if key in known}
         values["loras"] = tuple(LoraSpec(**lora) for lora in values.get("loras", ()))
         return cls(**values)
+
+
+def parse_size(size: str) -> tuple[int, int]:
+    """A preset name ("832x480") or a custom "WxH" with both sides multiples of 16 in 64..1920 (untrained sizes
+    work but look worse; the trained ones are the presets)."""
+    if size in C.SIZE_PRESETS:
+        return C.SIZE_PRESETS[size]
+    try:
+        width, height = (int(part) for part in str(size).lower().split("x"))
+    except ValueError:
+        width = height = -1
+    low, high = C.CUSTOM_SIZE_RANGE
+    if not (low <= width <= high and low <= height <= high) or width % C.SPATIAL_MULTIPLE or height % C.SPATIAL_MULTIPLE:
+        raise InputError(
+            "size",
+            f"'{size}' is not offered; choose one of {', '.join(C.SIZE_PRESETS)} "
+            f"or WxH with multiples of {C.SPATIAL_MULTIPLE} from {low} to {high}.",
+        )
+    return width, height
 
 
 def validate_frame_count(num_frames: int) -> None:

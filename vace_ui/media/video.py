@@ -176,3 +176,27 @@ def read_metadata(path: str | Path) -> dict:
     with av.open(str(path)) as container:
         text = container.metadata.get(METADATA_KEY)
     return json.loads(text) if text else {}
+
+
+def copy_with_metadata(source: str | Path, path: str | Path, metadata: dict) -> Path:
+    """Re-mux a finished video (e.g. a provider's download) into `path` with `metadata`, without re-encoding."""
+    import av
+
+    path = Path(path)
+    handle, temp_name = tempfile.mkstemp(suffix=".mp4", prefix=".partial-", dir=path.parent)
+    os.close(handle)
+    try:
+        with av.open(str(source)) as src, av.open(temp_name, "w", format="mp4", options={"movflags": "+faststart"}) as dst:
+            dst.metadata[METADATA_KEY] = json.dumps(metadata, sort_keys=True)
+            in_stream = src.streams.video[0]
+            out_stream = dst.add_stream_from_template(in_stream)
+            for packet in src.demux(in_stream):
+                if packet.dts is None:
+                    continue
+                packet.stream = out_stream
+                dst.mux(packet)
+        os.replace(temp_name, path)
+        return path
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,215 @@
+"""The local backend: diffusers' `WanVACEPipeline` on this machine's GPU (or CPU).
+
+Loads the pipeline once per model and device and keeps it; per job it sets the solver, flow shift and LoRAs,
+runs with per-step progress and cancel, and returns uint8 frames. Reference frames are trimmed by the pipeline.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..core.errors import BackendUnavailable, GenerationCancelled
+from ..core.requests import Capability
+from ..core.settings import GenerationSettings, LoraSpec, Solver
+from .base import Backend, BackendCapabilities, BackendJob, BackendResult, JobReporter, Phase
+from .model_catalog import entry_for
+from .tiny_model import TINY_MODEL_ID, ensure_tiny_model
+
+log = logging.getLogger(__name__)
+
+HONOURED_SETTINGS = frozenset(
+    {"prompt", "negative_prompt", "size", "num_frames", "steps", "guidance_scale", "flow_shift",
+     "conditioning_scale", "seed", "solver", "fit", "timing", "loras"}
+)
+
+
+class LocalBackend(Backend):
+    """Runs `WanVACEPipeline.from_pretrained(model)`. model: catalog/Hugging Face id, local folder or tiny-random."""
+
+    name = "local"
+    label = "Local GPU (diffusers)"
+
+    def __init__(self, model: str, models_dir: Path, device: str = "auto"):
+        self.model = model
+        self.models_dir = Path(models_dir)
+        self.requested_device = device
+        self._pipe = None
+        self._loras: tuple[LoraSpec, ...] = ()
+        self.warnings: list[str] = []
+
+    @property
+    def is_tiny(self) -> bool:
+        return self.model == TINY_MODEL_ID
+
+    def capabilities(self) -> BackendCapabilities:
+        note = "Tiny random model: produces noise (for tests)." if self.is_tiny else ""
+        return BackendCapabilities(frozenset(Capability), HONOURED_SETTINGS, True, note)
+
+    def device(self) -> str:
+        if self.requested_device != "auto":
+            return self.requested_device
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+
+    def resolve_source(self) -> str:
+        """Where from_pretrained loads from: tiny model folder, a local folder, models/<folder>, or the hub id."""
+        if self.is_tiny:
+            return str(ensure_tiny_model(self.models_dir / "tiny-random"))
+        if Path(self.model).is_dir():
+            return self.model
+        local = self.models_dir / entry_for(self.model).folder
+        if (local / "model_index.json").is_file():
+            return str(local)
+        return self.model
+
+    def status(self) -> str:
+        source = self.resolve_source()
+        if self.is_tiny:
+            return "ready: tiny random model (produces noise)"
+        if Path(source).is_dir():
+            return f"ready: {source}"
+        return f"{self.model} will be loaded from the Hugging Face cache or downloaded on first use"
+
+    def load(self):
+        if self._pipe is not None:
+            return self._pipe
+        import torch
+        from diffusers import WanVACEPipeline
+
+        device = self.device()
+        dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
+        if not device.startswith("cuda") and not self.is_tiny:
+            self.warnings.append("No CUDA GPU: running in float32 on the CPU; a real model takes hours per clip.")
+            log.warning(self.warnings[-1])
+        source = self.resolve_source()
+        try:
+            try:
+                pipe = WanVACEPipeline.from_pretrained(source, dtype=dtype, local_files_only=True)
+            except Exception:
+                if Path(source).is_dir():
+                    raise
+                pipe = WanVACEPipeline.from_pretrained(source, dtype=dtype)
+        except Exception as error:
+            entry = entry_for(self.model)
+            size = f" (about {entry.approx_download_gb:g} GB)" if entry.approx_download_gb else ""
+            raise BackendUnavailable(
+                f"The model {self.model}{size} is not on this machine and could not be downloaded "
+                f"({type(error).__name__}). Download it with:\n  {entry.download_command(self.models_dir)}\n"
+                "then generate again. Everything else in the app keeps working."
+            ) from None
+        if dtype == torch.bfloat16:
+            pipe.vae.to(torch.float32)
+        pipe.to(device)
+        pipe.set_progress_bar_config(disable=True)
+        if pipe.text_encoder is not None:
+            pipe.text_encoder.eval()
+        self._pipe = pipe
+        return pipe
+
+    def _set_scheduler(self, pipe, settings: GenerationSettings) -> None:
+        from diffusers import DPMSolverMultistepScheduler, FlowMatchEulerDiscreteScheduler, UniPCMultistepScheduler
+
+        shift = settings.effective_flow_shift
+        config = pipe.scheduler.config
+        if settings.solver is Solver.EULER:
+            pipe.scheduler = FlowMatchEulerDiscreteScheduler(shift=shift)
+        elif settings.solver is Solver.DPMPP:
+            pipe.scheduler = DPMSolverMultistepScheduler.from_config(
+                config, prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=shift
+            )
+        else:
+            pipe.scheduler = UniPCMultistepScheduler.from_config(
+                config, prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=shift
+            )
+
+    def _set_loras(self, pipe, loras: tuple[LoraSpec, ...]) -> None:
+        if tuple(lora.path for lora in loras) != tuple(lora.path for lora in self._loras):
+            if self._loras:
+                pipe.unload_lora_weights()
+            self._loras = ()
+            for index, lora in enumerate(loras):
+                try:
+                    pipe.load_lora_weights(lora.path, adapter_name=f"lora{index}")
+                except Exception as error:
+                    pipe.unload_lora_weights()
+                    raise BackendUnavailable(f"LoRA {index + 1} ({Path(lora.path).name}) could not be loaded: {error}") from None
+        if loras:
+            pipe.set_adapters([f"lora{index}" for index in range(len(loras))], [lora.scale for lora in loras])
+        self._loras = loras
+
+    def generate(self, job: BackendJob, reporter: JobReporter) -> BackendResult:
+        import torch
+        from PIL import Image
+
+        inputs, settings = job.inputs, job.settings
+        if inputs is None:
+            raise ValueError("the local backend needs compiled VACE inputs")
+        timings: dict[str, float] = {}
+        start = time.perf_counter()
+        reporter.phase(Phase.PREPARE, message=f"loading {self.model}")
+        pipe = self.load()
+        self._set_scheduler(pipe, settings)
+        self._set_loras(pipe, settings.loras)
+        timings["prepare_s"] = time.perf_counter() - start
+        if reporter.cancelled:
+            raise GenerationCancelled()
+        step_times: list[float] = []
+
+        def on_step_end(pipeline, step, timestep, callback_kwargs):
+            step_times.append(time.perf_counter())
+            if reporter.cancelled:
+                raise GenerationCancelled()
+            if step + 1 >= settings.steps:
+                reporter.phase(Phase.DECODE)
+            else:
+                reporter.phase(Phase.DENOISE, step + 1, settings.steps)
+            return callback_kwargs
+
+        reporter.phase(Phase.ENCODE)
+        call_start = time.perf_counter()
+        output = self._call(
+            pipe,
+            prompt=settings.prompt,
+            negative_prompt=settings.negative_prompt or None,
+            video=[Image.fromarray(frame) for frame in inputs.video],
+            mask=[Image.fromarray(mask, mode="L") for mask in inputs.mask],
+            reference_images=[Image.fromarray(ref) for ref in inputs.references] or None,
+            conditioning_scale=float(inputs.conditioning_scale),
+            height=inputs.height,
+            width=inputs.width,
+            num_frames=inputs.num_frames,
+            num_inference_steps=int(settings.steps),
+            guidance_scale=float(settings.guidance_scale),
+            generator=torch.Generator(device="cpu").manual_seed(int(job.seed)),
+            output_type="np",
+            callback_on_step_end=on_step_end,
+        )
+        end = time.perf_counter()
+        if step_times:
+            timings["encode_s"] = step_times[0] - call_start - (step_times[1] - step_times[0] if len(step_times) > 1 else 0)
+            timings["denoise_s"] = step_times[-1] - call_start - max(timings["encode_s"], 0.0)
+            timings["decode_s"] = end - step_times[-1]
+        timings["pipeline_s"] = end - call_start
+        frames = np.clip(np.rint(output.frames[0] * 255.0), 0, 255).astype(np.uint8)
+        return BackendResult(frames=frames, fps=inputs.fps, timings=timings,
+                             info={"model": self.model, "device": self.device(), "warnings": list(self.warnings)})
+
+    def _call(self, pipe, **kwargs):
+        return _gpu_call(pipe, kwargs)
+
+
+def _call_pipeline(pipe, kwargs):
+    return pipe(**kwargs)
+
+
+try:  # On a Hugging Face ZeroGPU Space, GPU work must run inside spaces.GPU.
+    import spaces
+
+    _gpu_call = spaces.GPU(duration=300)(_call_pipeline)
+except ImportError:
+    _gpu_call = _call_pipeline

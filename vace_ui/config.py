@@ -1,0 +1,37 @@
+"""App configuration from environment variables (and, for a few, command-line flags in app.py).
+
+Every variable is documented in the README's Settings section.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_MODEL = "Wan-AI/Wan2.1-VACE-1.3B-diffusers"
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    """model: a catalog id, a Hugging Face id, a local folder, or `tiny-random`.
+    device: `auto` (CUDA when present, else CPU), `cuda`, `cuda:1`, `cpu`.
+    backend: the backend selected when the app starts (`local` or a remote provider's name)."""
+
+    model: str = DEFAULT_MODEL
+    models_dir: Path = REPO_ROOT / "models"
+    output_dir: Path = REPO_ROOT / "outputs"
+    device: str = "auto"
+    backend: str = "local"
+
+    @classmethod
+    def from_env(cls, env: dict | None = None) -> "AppConfig":
+        env = os.environ if env is None else env
+        return cls(
+            model=env.get("VACE_MODEL", DEFAULT_MODEL),
+            models_dir=Path(env.get("VACE_MODELS_DIR", REPO_ROOT / "models")),
+            output_dir=Path(env.get("VACE_OUTPUT_DIR", REPO_ROOT / "outputs")),
+            device=env.get("VACE_DEVICE", "auto"),
+            backend=env.get("VACE_BACKEND", "local"),
+        )

@@ -1,0 +1,210 @@
+"""The job path: validate -> copy inputs -> compile -> backend -> write MP4 + sidecar -> record.
+
+Every generation, from the UI or the API, goes through `JobRunner`. Failures become a job with an error message;
+cancelled and failed jobs leave no output file; the inputs stay in the job's folder.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from ..backends.base import Backend, BackendJob, Phase
+from ..core.compile import CompileContext, compile_request
+from ..core.errors import GenerationCancelled, InputError, MediaError
+from ..core.requests import Capability, CapabilityRequest, request_from_dict, request_to_dict
+from ..core.settings import GenerationSettings
+from ..media.video import copy_with_metadata, write_video
+from .context import file_context
+from .store import Job, JobStatus, JobStore
+
+log = logging.getLogger(__name__)
+
+_PATH_KEYS = {"path", "video", "mask_video", "control_mask", "first_clip", "last_clip", "first_frame", "last_frame"}
+
+
+@dataclass(frozen=True)
+class Progress:
+    phase: Phase
+    step: int = 0
+    total: int = 0
+    message: str = ""
+
+    @property
+    def text(self) -> str:
+        text = self.phase.value
+        if self.total:
+            text += f" {self.step}/{self.total}"
+        return f"{text}: {self.message}" if self.message else text
+
+
+class _Reporter:
+    """JobReporter for one run: forwards progress, records the remote task id at once, exposes cancel."""
+
+    def __init__(self, store: JobStore, job_id: str, cancel: threading.Event, listener: Callable[[Progress], None] | None):
+        self.store, self.job_id, self._cancel, self.listener = store, job_id, cancel, listener
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    def phase(self, phase: Phase, step: int = 0, total: int = 0, message: str = "") -> None:
+        progress = Progress(phase, step, total, message)
+        self.store.update(self.job_id, progress=progress.text)
+        if self.listener is not None:
+            self.listener(progress)
+
+    def remote_task(self, task_id: str) -> None:
+        self.store.update(self.job_id, remote_task_id=task_id)
+
+
+class JobRunner:
+    """Creates, runs, cancels and resumes jobs. GPU work runs one job at a time."""
+
+    def __init__(self, store: JobStore, backends: dict[str, Backend],
+                 context_factory: Callable[..., CompileContext] = file_context):
+        self.store = store
+        self.backends = backends
+        self.context_factory = context_factory
+        self._cancel: dict[str, threading.Event] = {}
+        self._run_lock = threading.Lock()
+
+    def create(self, request: CapabilityRequest, settings: GenerationSettings, backend: str = "local") -> Job:
+        """Validate (fast, no decoding), copy the inputs into the job's folder and record the job as queued."""
+        if backend not in self.backends:
+            raise InputError("backend", f"'{backend}' is not configured; available: {', '.join(self.backends)}.")
+        settings.validate()
+        request.validate()
+        job_id = self.store.new_id()
+        inputs_dir = self.store.job_dir(job_id) / "inputs"
+        request_data = _copy_inputs(request_to_dict(request), inputs_dir)
+        job = Job(job_id, request.capability.value, backend, request=request_data, settings=settings.to_dict())
+        self.store.save(job)
+        self._cancel[job_id] = threading.Event()
+        return job
+
+    def cancel(self, job_id: str) -> bool:
+        """Ask a queued or running job to stop at its next step. Returns False if it is not running here."""
+        event = self._cancel.get(job_id)
+        if event is None:
+            return False
+        event.set()
+        return True
+
+    def run(self, job_id: str, listener: Callable[[Progress], None] | None = None) -> Job:
+        """Run a created job to the end; returns the finished job (succeeded, failed or cancelled)."""
+        cancel = self._cancel.setdefault(job_id, threading.Event())
+        reporter = _Reporter(self.store, job_id, cancel, listener)
+        with self._run_lock:
+            try:
+                return self._run(self.store.get(job_id), reporter)
+            except GenerationCancelled:
+                return self._finish(job_id, JobStatus.CANCELLED, error="Cancelled by the user; nothing was written.")
+            except (InputError, MediaError) as error:
+                return self._finish(job_id, JobStatus.FAILED, error=str(error))
+            except Exception as error:  # keep the app up; the message goes to the user, the traceback to the log
+                log.exception("job %s failed", job_id)
+                return self._finish(job_id, JobStatus.FAILED, error=_describe(error))
+            finally:
+                self._cancel.pop(job_id, None)
+
+    def _run(self, job: Job, reporter: _Reporter) -> Job:
+        started = time.perf_counter()
+        backend = self.backends[job.backend]
+        capability = Capability(job.capability)
+        request = request_from_dict(capability, job.request)
+        settings = GenerationSettings.from_dict(job.settings)
+        seed = settings.seed if settings.seed >= 0 else random.randrange(2**32)
+        settings = replace(settings, seed=seed)
+        self.store.update(job.id, status=JobStatus.RUNNING, settings=settings.to_dict(),
+                          info={"requested_seed": job.settings.get("seed", -1)})
+        reporter.phase(Phase.PREPARE, message="reading inputs")
+        inputs = None
+        if backend.capabilities().needs_compiled_inputs:
+            context = self.context_factory(lambda label, done, total: reporter.phase(Phase.PREPARE, done, total, label))
+            inputs = compile_request(request, settings, context)
+        compiled = time.perf_counter()
+        if reporter.cancelled:
+            raise GenerationCancelled()
+        workdir = self.store.job_dir(job.id)
+        result = backend.generate(
+            BackendJob(job.id, capability, request, settings, inputs, seed, workdir), reporter
+        )
+        reporter.phase(Phase.WRITE)
+        written = time.perf_counter()
+        metadata = self._metadata(job, settings, inputs, result)
+        output = workdir / "result.mp4"
+        if result.frames is not None:
+            write_video(output, result.frames, result.fps, metadata)
+        else:
+            copy_with_metadata(result.video_path, output, metadata)
+        timings = {"compile_s": compiled - started, **result.timings, "write_s": time.perf_counter() - written}
+        timings["total_s"] = time.perf_counter() - started
+        metadata["timings"] = timings
+        _write_json(output.with_suffix(".json"), metadata)
+        return self._finish(job.id, JobStatus.SUCCEEDED, output_path=str(output), timings=timings,
+                            notes=inputs.notes if inputs else [], remote_task_id=result.remote_task_id,
+                            info={**self.store.get(job.id).info, **result.info})
+
+    def _metadata(self, job: Job, settings: GenerationSettings, inputs, result) -> dict:
+        return {
+            "app": "VACE Studio",
+            "job_id": job.id,
+            "capability": job.capability,
+            "backend": job.backend,
+            "settings": settings.to_dict(),
+            "request": _relative_paths(job.request),
+            "size": [inputs.width, inputs.height] if inputs else None,
+            "num_frames": inputs.num_frames if inputs else None,
+            "notes": inputs.notes if inputs else [],
+            "backend_info": result.info,
+        }
+
+    def _finish(self, job_id: str, status: JobStatus, **changes) -> Job:
+        return self.store.update(job_id, status=status, finished_at=time.time(),
+                                 progress=status.value, **changes)
+
+
+def _copy_inputs(data, inputs_dir: Path):
+    """Copy every input file the request names into the job's folder; return the request with the new paths."""
+    if isinstance(data, dict):
+        out = {}
+        for key, value in data.items():
+            if key in _PATH_KEYS and isinstance(value, str) and value and Path(value).is_file():
+                inputs_dir.mkdir(parents=True, exist_ok=True)
+                target = inputs_dir / f"{len(list(inputs_dir.iterdir())):02d}-{key}{Path(value).suffix.lower()}"
+                shutil.copyfile(value, target)
+                out[key] = str(target)
+            else:
+                out[key] = _copy_inputs(value, inputs_dir)
+        return out
+    if isinstance(data, list):
+        return [_copy_inputs(item, inputs_dir) for item in data]
+    return data
+
+
+def _relative_paths(data):
+    if isinstance(data, dict):
+        return {key: (Path(value).name if key in _PATH_KEYS and isinstance(value, str) and value else _relative_paths(value))
+                for key, value in data.items()}
+    if isinstance(data, list):
+        return [_relative_paths(item) for item in data]
+    return data
+
+
+def _write_json(path: Path, data: dict) -> None:
+    temp = path.with_suffix(".json.partial")
+    temp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str))
+    temp.replace(path)
+
+
+def _describe(error: Exception) -> str:
+    text = str(error).strip() or type(error).__name__
+    return text if len(text) < 600 else text[:600] + "..."

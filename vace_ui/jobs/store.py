@@ -1,0 +1,130 @@
+"""The job store: one SQLite file under the output directory. Survives restarts; never holds secrets."""
+
+from __future__ import annotations
+
+import enum
+import json
+import sqlite3
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class JobStatus(str, enum.Enum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        return self in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
+
+
+@dataclass
+class Job:
+    """One generation. `request` holds the capability request with paths to the job's own input copies;
+    `settings` the GenerationSettings dict (seed as drawn once the job ran)."""
+
+    id: str
+    capability: str
+    backend: str
+    status: JobStatus = JobStatus.QUEUED
+    request: dict = field(default_factory=dict)
+    settings: dict = field(default_factory=dict)
+    created_at: float = field(default_factory=time.time)
+    finished_at: float | None = None
+    output_path: str | None = None
+    error: str | None = None
+    progress: str = ""
+    remote_task_id: str | None = None
+    notes: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    info: dict = field(default_factory=dict)
+
+    @property
+    def prompt(self) -> str:
+        return self.settings.get("prompt", "")
+
+
+_JSON_FIELDS = ("request", "settings", "notes", "timings", "info")
+_COLUMNS = (
+    "id", "capability", "backend", "status", "request", "settings", "created_at", "finished_at", "output_path",
+    "error", "progress", "remote_task_id", "notes", "timings", "info",
+)
+
+
+class JobStore:
+    """Thread-safe SQLite store of jobs at `<output_dir>/jobs.sqlite`; job folders at `<output_dir>/jobs/<id>/`."""
+
+    def __init__(self, output_dir: Path):
+        self.output_dir = Path(output_dir)
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+        self.path = self.output_dir / "jobs.sqlite"
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        columns = ", ".join(f"{name} TEXT" if name != "id" else "id TEXT PRIMARY KEY" for name in _COLUMNS)
+        self._db.execute(f"CREATE TABLE IF NOT EXISTS jobs ({columns})")
+
+    def job_dir(self, job_id: str) -> Path:
+        path = self.output_dir / "jobs" / job_id
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def new_id(self) -> str:
+        return time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+
+    def save(self, job: Job) -> None:
+        values = []
+        for name in _COLUMNS:
+            value = getattr(job, name)
+            if name in _JSON_FIELDS:
+                value = json.dumps(value)
+            elif isinstance(value, enum.Enum):
+                value = value.value
+            values.append(None if value is None else str(value))
+        placeholders = ", ".join("?" for _ in _COLUMNS)
+        with self._lock:
+            self._db.execute(f"INSERT OR REPLACE INTO jobs ({', '.join(_COLUMNS)}) VALUES ({placeholders})", values)
+
+    def update(self, job_id: str, **changes) -> Job:
+        job = self.get(job_id)
+        for key, value in changes.items():
+            setattr(job, key, value)
+        self.save(job)
+        return job
+
+    def get(self, job_id: str) -> Job:
+        with self._lock:
+            row = self._db.execute(f"SELECT {', '.join(_COLUMNS)} FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        if row is None:
+            raise KeyError(f"no job {job_id}")
+        return self._from_row(row)
+
+    def list(self, limit: int = 200) -> list[Job]:
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {', '.join(_COLUMNS)} FROM jobs ORDER BY CAST(created_at AS REAL) DESC LIMIT ?", (limit,)
+            ).fetchall()
+        return [self._from_row(row) for row in rows]
+
+    def unfinished(self) -> list[Job]:
+        return [job for job in self.list(10_000) if not job.status.finished]
+
+    @staticmethod
+    def _from_row(row) -> Job:
+        data = dict(zip(_COLUMNS, row))
+        for name in _JSON_FIELDS:
+            data[name] = json.loads(data[name]) if data[name] else ({} if name not in ("notes",) else [])
+        data["status"] = JobStatus(data["status"])
+        data["created_at"] = float(data["created_at"])
+        data["finished_at"] = float(data["finished_at"]) if data["finished_at"] else None
+        return Job(**data)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
