@@ -66,3 +66,25 @@ def runner(tmp_path, tiny_backend):
     store = JobStore(tmp_path / "outputs")
     yield JobRunner(store, {"local": tiny_backend})
     store.close()
+
+
+class RunningApp:
+    def __init__(self, demo, url, services):
+        self.demo, self.url, self.services = demo, url, services
+
+
+@pytest.fixture(scope="session")
+def running_app(tmp_path_factory, tiny_models_dir):
+    """The real app (Gradio server on 127.0.0.1, a free port) with the tiny model and a temporary output folder."""
+    from vace_ui.config import AppConfig
+    from vace_ui.services import create_services
+    from vace_ui.ui.app import build_app
+
+    config = AppConfig(model="tiny-random", models_dir=tiny_models_dir,
+                       output_dir=tmp_path_factory.mktemp("outputs"), device="cpu")
+    services = create_services(config)
+    demo = build_app(services)
+    demo.launch(server_name="127.0.0.1", server_port=None, prevent_thread_lock=True, quiet=True,
+                allowed_paths=[str(config.output_dir)])
+    yield RunningApp(demo, demo.local_url, services)
+    demo.close()

@@ -115,6 +115,16 @@ class JobRunner:
             finally:
                 self._cancel.pop(job_id, None)
 
+    def recover_after_restart(self) -> list[str]:
+        """Jobs left queued or running by a previous process: a local job cannot continue, so it is marked
+        failed (inputs kept, restore it from History to run again); returns their ids."""
+        interrupted = []
+        for job in self.store.unfinished():
+            self._finish(job.id, JobStatus.FAILED,
+                         error="Interrupted by an app restart; the inputs are kept. Restore it from History to run again.")
+            interrupted.append(job.id)
+        return interrupted
+
     def _run(self, job: Job, reporter: _Reporter) -> Job:
         started = time.perf_counter()
         backend = self.backends[job.backend]

@@ -1,0 +1,31 @@
+"""The composition root: configuration -> job store, backends and runner. No Gradio here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .backends.base import Backend
+from .backends.local import LocalBackend
+from .config import AppConfig
+from .jobs.runner import JobRunner
+from .jobs.store import JobStore
+
+
+@dataclass
+class Services:
+    config: AppConfig
+    store: JobStore
+    backends: dict[str, Backend]
+    runner: JobRunner
+
+    @property
+    def local(self) -> LocalBackend:
+        return self.backends["local"]  # type: ignore[return-value]
+
+
+def create_services(config: AppConfig) -> Services:
+    """Build everything the UI needs. Cheap: no model is loaded until the first generation."""
+    store = JobStore(config.output_dir)
+    backends: dict[str, Backend] = {"local": LocalBackend(config.model, config.models_dir, config.device)}
+    runner = JobRunner(store, backends)
+    return Services(config, store, backends, runner)

@@ -1,0 +1,113 @@
+"""Named API endpoints, one per capability: /reference, /repaint, /edit, /extend, /outpaint.
+
+Each takes the capability's media (files) and plain values plus `settings`, a JSON object with any
+GenerationSettings fields (prompt required; everything else defaults), and returns the result MP4 and the job
+record. Errors come back as messages (gradio_client raises AppError with the text), never tracebacks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import gradio as gr
+
+from ..core.errors import InputError, MediaError
+from ..core.requests import (
+    EditRequest,
+    ExtendRequest,
+    MaskKeyframe,
+    MaskType,
+    OutpaintRequest,
+    ReferenceImage,
+    ReferenceRequest,
+    RefRole,
+    RepaintRequest,
+)
+from ..core.settings import GenerationSettings
+from ..jobs.store import JobStatus
+from ..services import Services
+
+
+def _settings(data) -> GenerationSettings:
+    if not isinstance(data, dict):
+        raise InputError("settings", "must be a JSON object, e.g. {\"prompt\": \"a dog running\"}.")
+    try:
+        return GenerationSettings.from_dict(data)
+    except TypeError as error:
+        raise InputError("settings", f"has a field of the wrong type ({error}).") from None
+
+
+def _run(services: Services, build: Callable[[], object], settings) -> tuple[str, dict]:
+    try:
+        job = services.runner.create(build(), _settings(settings), services.config.backend)
+    except (InputError, MediaError, ValueError) as error:
+        raise gr.Error(str(error), print_exception=False) from None
+    job = services.runner.run(job.id)
+    if job.status is not JobStatus.SUCCEEDED:
+        raise gr.Error(f"Job {job.id} {job.status.value}: {job.error}", print_exception=False)
+    summary = {"job_id": job.id, "status": job.status.value, "settings": job.settings, "notes": job.notes,
+               "timings": job.timings}
+    return job.output_path, summary
+
+
+def _file(label: str) -> gr.File:
+    return gr.File(label=label, type="filepath")
+
+
+def render_api(services: Services) -> None:
+    """Hidden components carrying the API endpoints (the UI tabs use their own private events)."""
+    gpu = {"concurrency_id": "gpu", "concurrency_limit": 1}
+    with gr.Column(visible=False):
+        result, record = gr.File(label="result"), gr.JSON(label="job")
+        settings = gr.JSON(label="settings")
+
+        refs = [_file(f"reference_{index}") for index in (1, 2, 3)]
+        roles = gr.Textbox(label="roles", value="subject,subject,subject")
+
+        def reference(ref1, ref2, ref3, role_text, settings_data):
+            role_list = [part.strip() or "subject" for part in (role_text or "").split(",")] + ["subject"] * 3
+            paths = [path for path in (ref1, ref2, ref3) if path]
+            return _run(services, lambda: ReferenceRequest(
+                tuple(ReferenceImage(path, RefRole(role)) for path, role in zip(paths, role_list))), settings_data)
+
+        gr.Button(visible=False).click(reference, [*refs, roles, settings], [result, record], api_name="reference", **gpu)
+
+        video, control, strength, ref = _file("video"), gr.Textbox(label="control", value="gray"), \
+            gr.Number(label="strength", value=1.0), _file("reference")
+
+        def repaint(video_path, control_kind, strength_value, ref_path, settings_data):
+            return _run(services, lambda: RepaintRequest(video_path or "", control_kind or "", float(strength_value),
+                                                         ReferenceImage(ref_path) if ref_path else None), settings_data)
+
+        gr.Button(visible=False).click(repaint, [video, control, strength, ref, settings], [result, record],
+                                       api_name="repaint", **gpu)
+
+        mask_image, mask_frame, mask_video = _file("mask_image"), gr.Number(label="mask_frame", value=0, precision=0), \
+            _file("mask_video")
+        mask_type, expand_ratio = gr.Textbox(label="mask_type", value="fixed"), gr.Number(label="expand_ratio", value=0.05)
+
+        def edit(video_path, mask_path, frame, mask_video_path, mask_kind, ratio, settings_data):
+            def build():
+                keyframes = (MaskKeyframe(mask_path, int(frame or 0)),) if mask_path else ()
+                return EditRequest(video_path or "", keyframes, mask_video_path or None, MaskType(mask_kind or "fixed"),
+                                   float(ratio))
+            return _run(services, build, settings_data)
+
+        gr.Button(visible=False).click(edit, [video, mask_image, mask_frame, mask_video, mask_type, expand_ratio, settings],
+                                       [result, record], api_name="edit", **gpu)
+
+        clips = [_file(name) for name in ("first_clip", "last_clip", "first_frame", "last_frame")]
+
+        def extend(first_clip, last_clip, first_frame, last_frame, settings_data):
+            return _run(services, lambda: ExtendRequest(first_clip or None, last_clip or None, first_frame or None,
+                                                        last_frame or None), settings_data)
+
+        gr.Button(visible=False).click(extend, [*clips, settings], [result, record], api_name="extend", **gpu)
+
+        scales = [gr.Number(label=side, value=1.0) for side in ("top", "bottom", "left", "right")]
+
+        def outpaint(video_path, top, bottom, left, right, settings_data):
+            return _run(services, lambda: OutpaintRequest(video_path or "", float(top), float(bottom), float(left),
+                                                          float(right)), settings_data)
+
+        gr.Button(visible=False).click(outpaint, [video, *scales, settings], [result, record], api_name="outpaint", **gpu)

@@ -1,0 +1,71 @@
+"""The Blocks app: five capability tabs, History and Settings, plus the named API endpoints."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import gradio as gr
+
+from ..core.requests import Capability
+from ..services import Services
+from .api import render_api
+from .capability_tab import TabController, render_capability_tab
+from .edit_tab import edit_inputs
+from .history import render_history
+from .tabs import extend_inputs, outpaint_inputs, reference_inputs, repaint_inputs
+
+ASSETS = Path(__file__).resolve().parent.parent.parent / "assets"
+
+
+def _model_banner(services: Services) -> str:
+    local = services.local
+    if local.is_tiny:
+        return "**Model: tiny-random** — random weights, **produces noise**. For tests and trying the app out."
+    return f"**Model:** {local.model} · **device:** {services.config.device} · outputs in `{services.config.output_dir}`"
+
+
+def render_settings_tab(services: Services) -> None:
+    with gr.Tab("Settings", id="settings", elem_id="tab-settings"):
+        status = gr.Markdown(elem_id="settings-status")
+        check = gr.Button("Check backends", size="sm")
+
+        def describe() -> str:
+            lines = [f"- **{name}** ({backend.label}): {backend.status()}" for name, backend in services.backends.items()]
+            config = services.config
+            lines += [f"- Output folder: `{config.output_dir}`", f"- Models folder: `{config.models_dir}`",
+                      f"- Active backend: `{config.backend}`"]
+            return "\n".join(lines)
+
+        check.click(describe, None, status, queue=False, api_visibility="private")
+
+
+def build_app(services: Services) -> gr.Blocks:
+    controller = TabController(services)
+    tab_specs = [
+        (Capability.REFERENCE, "Reference", reference_inputs),
+        (Capability.REPAINT, "Repaint", repaint_inputs),
+        (Capability.EDIT, "Edit", lambda: edit_inputs(controller.scratch)),
+        (Capability.EXTEND, "Extend", extend_inputs),
+        (Capability.OUTPAINT, "Outpaint", outpaint_inputs),
+    ]
+    finished_events = []
+    with gr.Blocks(title="VACE Studio") as demo:
+        gr.Markdown("# VACE Studio\nCreate and edit video with Wan2.1 VACE.  " + _model_banner(services),
+                    elem_id="banner")
+        with gr.Tabs() as tabs:
+            rendered = {
+                capability: render_capability_tab(controller, capability, title, build, finished_events.append)
+                for capability, title, build in tab_specs
+            }
+            history = render_history(services.store, tabs, rendered)
+            render_settings_tab(services)
+        for event in finished_events:
+            event.then(history.refresh, None, history.table, queue=False, api_visibility="private")
+        render_api(services)
+    demo.queue(default_concurrency_limit=2)
+    return demo
+
+
+def launch_options() -> dict:
+    css_path = ASSETS / "style.css"
+    return {"css_paths": [css_path] if css_path.exists() else None, "theme": gr.themes.Soft()}

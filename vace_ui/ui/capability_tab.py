@@ -1,0 +1,148 @@
+"""One capability tab = its own inputs + the shared settings and result panels, wired the same way for all five.
+
+Handlers receive {component: value} dicts and return {component: update} dicts: no positional tuples.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import gradio as gr
+
+from ..core.errors import InputError, MediaError
+from ..core.requests import Capability, CapabilityRequest
+from ..jobs.preview import compile_preview, write_bundle, write_preview
+from ..jobs.runner import Progress
+from ..jobs.store import Job, JobStatus
+from ..services import Services
+from .components import ResultPanel, SettingsPanel, result_panel, settings_panel
+
+
+@dataclass
+class TabInputs:
+    """A tab's own inputs: `components` go into every event; `request` builds the capability request from an
+    event's values; `restore` gives the updates that put a stored job's request back."""
+
+    components: set
+    request: Callable[[dict], CapabilityRequest]
+    restore: Callable[[dict], dict]
+
+
+@dataclass
+class RenderedTab:
+    capability: Capability
+    tab: gr.Tab
+    inputs: TabInputs
+    settings: SettingsPanel
+    result: ResultPanel
+
+
+def format_job(job: Job) -> str:
+    icon = {JobStatus.SUCCEEDED: "✅", JobStatus.FAILED: "❌", JobStatus.CANCELLED: "⏹️"}.get(job.status, "⏳")
+    lines = [f"{icon} **{job.status.value}** · job `{job.id}` · {job.backend}"]
+    if job.error:
+        lines.append(f"\n{job.error}")
+    if job.notes:
+        lines.append("\n" + "\n".join(f"- {note}" for note in job.notes))
+    if job.timings.get("total_s"):
+        lines.append(f"\nTook {job.timings['total_s']:.1f} s; seed {job.settings.get('seed')}.")
+    return "\n".join(lines)
+
+
+def _error_text(error: Exception) -> str:
+    return f"❌ {error}"
+
+
+class TabController:
+    """Event handlers shared by the capability tabs. Holds the services; no state of its own."""
+
+    def __init__(self, services: Services):
+        self.services = services
+        self.scratch = Path(tempfile.mkdtemp(prefix="vace-previews-"))
+
+    def _compile(self, inputs: TabInputs, settings: SettingsPanel, data: dict):
+        request = inputs.request(data)
+        return request, settings.read(data), compile_preview(request, settings.read(data))
+
+    def preview(self, inputs: TabInputs, settings: SettingsPanel, panel: ResultPanel, data: dict) -> dict:
+        try:
+            _, _, compiled = self._compile(inputs, settings, data)
+        except (InputError, MediaError) as error:
+            return {panel.status: _error_text(error), panel.preview_video: None}
+        path = write_preview(compiled, Path(tempfile.mkdtemp(dir=self.scratch)) / "preview.mp4")
+        notes = "\n".join(f"- {note}" for note in compiled.notes)
+        text = f"Model input: {compiled.width}x{compiled.height}, {compiled.num_frames} frames, " \
+               f"{len(compiled.references)} reference(s).\n{notes}"
+        return {panel.status: text, panel.preview_video: str(path)}
+
+    def bundle(self, inputs: TabInputs, settings: SettingsPanel, panel: ResultPanel, data: dict) -> dict:
+        try:
+            request, generation, compiled = self._compile(inputs, settings, data)
+        except (InputError, MediaError) as error:
+            return {panel.status: _error_text(error), panel.bundle_file: None}
+        path = write_bundle(compiled, request, generation, Path(tempfile.mkdtemp(dir=self.scratch)) / "vace_inputs.zip")
+        return {panel.status: f"Bundle ready: {compiled.num_frames} frames.", panel.bundle_file: str(path)}
+
+    def create(self, inputs: TabInputs, settings: SettingsPanel, panel: ResultPanel, data: dict) -> dict:
+        try:
+            job = self.services.runner.create(inputs.request(data), settings.read(data), self.services.config.backend)
+        except (InputError, MediaError) as error:
+            gr.Warning(str(error))
+            return {panel.status: _error_text(error), panel.job_id: None}
+        return {panel.status: f"⏳ queued · job `{job.id}`", panel.job_id: job.id}
+
+    def run(self, panel: ResultPanel, job_id: str | None, progress=gr.Progress()) -> dict:
+        if not job_id:
+            return {}
+
+        def listen(update: Progress) -> None:
+            progress((update.step, update.total) if update.total else None, desc=update.text)
+
+        job = self.services.runner.run(job_id, listen)
+        return {panel.status: format_job(job), panel.video: job.output_path if job.output_path else None}
+
+    def cancel(self, panel: ResultPanel, job_id: str | None) -> dict:
+        if job_id and self.services.runner.cancel(job_id):
+            return {panel.status: f"⏹️ cancelling job `{job_id}` at the next step…"}
+        return {panel.status: "Nothing is running in this tab."}
+
+
+def render_capability_tab(
+    controller: TabController,
+    capability: Capability,
+    title: str,
+    build_inputs: Callable[[], TabInputs],
+    on_finished: Callable[[gr.events.Dependency], None] | None = None,
+    default_size: str | None = None,
+) -> RenderedTab:
+    """Render one capability tab in the current Blocks and wire its events."""
+    name = capability.value
+    with gr.Tab(title, id=name, elem_id=f"tab-{name}") as tab:
+        with gr.Row():
+            with gr.Column(scale=1):
+                inputs = build_inputs()
+                settings = settings_panel(default_size) if default_size else settings_panel()
+            with gr.Column(scale=1):
+                panel = result_panel(name)
+    every = inputs.components | settings.components
+    hidden = {"api_visibility": "private"}
+    panel.preview_button.click(lambda data: controller.preview(inputs, settings, panel, data), every,
+                               {panel.status, panel.preview_video}, concurrency_id="preview", **hidden)
+    panel.bundle_button.click(lambda data: controller.bundle(inputs, settings, panel, data), every,
+                              {panel.status, panel.bundle_file}, concurrency_id="preview", **hidden)
+    created = panel.generate_button.click(
+        lambda data: controller.create(inputs, settings, panel, data), every, {panel.status, panel.job_id},
+        queue=False, **hidden,
+    )
+    ran = created.then(
+        lambda job_id, progress=gr.Progress(): controller.run(panel, job_id, progress), panel.job_id,
+        {panel.status, panel.video}, concurrency_id="gpu", concurrency_limit=1, **hidden,
+    )
+    if on_finished is not None:
+        on_finished(ran)
+    panel.cancel_button.click(lambda job_id: controller.cancel(panel, job_id), panel.job_id, panel.status,
+                              queue=False, **hidden)
+    return RenderedTab(capability, tab, inputs, settings, panel)

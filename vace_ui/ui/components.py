@@ -1,0 +1,140 @@
+"""Components every capability tab repeats: the generation settings panel and the result panel."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import gradio as gr
+
+from ..core import constants as C
+from ..core.settings import FitMode, FrameTiming, GenerationSettings, LoraSpec, Solver, frames_for_duration
+
+FIT_CHOICES = [
+    ("Keep aspect (crop to multiples of 16)", FitMode.KEEP_ASPECT.value),
+    ("Crop to fill the size", FitMode.CROP.value),
+    ("Pad to the size (border generated)", FitMode.PAD.value),
+]
+TIMING_CHOICES = [
+    ("Resample to 16 fps (real speed, trims the end)", FrameTiming.RESAMPLE.value),
+    ("Every frame (changes speed if not 16 fps)", FrameTiming.EVERY_FRAME.value),
+    ("Squeeze whole clip (speeds motion up)", FrameTiming.SQUEEZE.value),
+]
+
+
+@dataclass
+class SettingsPanel:
+    """The shared generation settings. `components` is the set wired into events (handlers get a
+    {component: value} dict); `read` turns it into GenerationSettings; `values_for` does the reverse."""
+
+    prompt: gr.Textbox
+    negative_prompt: gr.Textbox
+    size: gr.Dropdown
+    duration: gr.Slider
+    num_frames: gr.Number
+    steps: gr.Slider
+    guidance_scale: gr.Slider
+    flow_shift: gr.Number
+    conditioning_scale: gr.Slider
+    seed: gr.Number
+    solver: gr.Dropdown
+    fit: gr.Dropdown
+    timing: gr.Dropdown
+    lora_paths: gr.Textbox
+    lora_scales: gr.Textbox
+
+    @property
+    def components(self) -> set:
+        return {self.prompt, self.negative_prompt, self.size, self.num_frames, self.steps, self.guidance_scale,
+                self.flow_shift, self.conditioning_scale, self.seed, self.solver, self.fit, self.timing,
+                self.lora_paths, self.lora_scales}
+
+    def read(self, data: dict) -> GenerationSettings:
+        """GenerationSettings from an event's {component: value} dict."""
+        paths = [line.strip() for line in (data[self.lora_paths] or "").splitlines() if line.strip()]
+        scales = [float(part) for part in (data[self.lora_scales] or "").replace(",", " ").split()]
+        loras = tuple(LoraSpec(path, scales[i] if i < len(scales) else 1.0) for i, path in enumerate(paths))
+        flow_shift = data[self.flow_shift]
+        return GenerationSettings(
+            prompt=data[self.prompt] or "", negative_prompt=data[self.negative_prompt] or "", size=data[self.size],
+            num_frames=int(data[self.num_frames]), steps=int(data[self.steps]),
+            guidance_scale=float(data[self.guidance_scale]),
+            flow_shift=float(flow_shift) if flow_shift else None,
+            conditioning_scale=float(data[self.conditioning_scale]), seed=int(data[self.seed]),
+            solver=data[self.solver], fit=data[self.fit], timing=data[self.timing], loras=loras,
+        )
+
+    def values_for(self, settings: GenerationSettings) -> dict:
+        return {
+            self.prompt: settings.prompt, self.negative_prompt: settings.negative_prompt, self.size: settings.size,
+            self.num_frames: settings.num_frames, self.duration: round(settings.num_frames / C.OUTPUT_FPS, 2),
+            self.steps: settings.steps, self.guidance_scale: settings.guidance_scale,
+            self.flow_shift: settings.flow_shift or 0, self.conditioning_scale: settings.conditioning_scale,
+            self.seed: settings.seed, self.solver: settings.solver.value, self.fit: settings.fit.value,
+            self.timing: settings.timing.value,
+            self.lora_paths: "\n".join(lora.path for lora in settings.loras),
+            self.lora_scales: " ".join(f"{lora.scale:g}" for lora in settings.loras),
+        }
+
+
+def settings_panel(default_size: str = C.DEFAULT_SIZE, sizes: list[str] | None = None) -> SettingsPanel:
+    """Render the settings panel in the current Blocks context."""
+    prompt = gr.Textbox(label="Prompt", lines=3, max_length=C.MAX_PROMPT_CHARS,
+                        placeholder="Describe the video you want (up to 2000 characters)")
+    with gr.Accordion("Generation settings", open=False):
+        negative = gr.Textbox(label="Negative prompt", value=C.DEFAULT_NEGATIVE_PROMPT, lines=2,
+                              max_length=C.MAX_PROMPT_CHARS)
+        with gr.Row():
+            size = gr.Dropdown(sizes or list(C.SIZE_PRESETS), value=default_size, label="Size (W x H)",
+                               allow_custom_value=True, info="Presets are trained sizes; WxH in multiples of 16 also works")
+            duration = gr.Slider(0.3, C.MAX_FRAMES / C.OUTPUT_FPS, value=C.DEFAULT_FRAMES / C.OUTPUT_FPS, step=0.25,
+                                 label="Duration (s at 16 fps)")
+            num_frames = gr.Number(C.DEFAULT_FRAMES, label="Frames (4n+1)", precision=0)
+        with gr.Row():
+            steps = gr.Slider(1, 100, value=25, step=1, label="Steps")
+            guidance = gr.Slider(0, 20, value=5.0, step=0.1, label="Guidance")
+            flow_shift = gr.Number(0, label="Flow shift (0 = by size: 3 at 480p, 5 at 720p)")
+            conditioning = gr.Slider(0, 2, value=1.0, step=0.05, label="Conditioning scale")
+        with gr.Row():
+            seed = gr.Number(-1, label="Seed (-1 = random)", precision=0)
+            solver = gr.Dropdown([s.value for s in Solver], value=Solver.UNIPC.value, label="Solver")
+            fit = gr.Dropdown(FIT_CHOICES, value=FitMode.KEEP_ASPECT.value, label="Fit to size")
+            timing = gr.Dropdown(TIMING_CHOICES, value=FrameTiming.RESAMPLE.value, label="Longer input")
+        with gr.Row():
+            lora_paths = gr.Textbox(label="LoRAs (up to 3: file path or Hugging Face id, one per line)", lines=2)
+            lora_scales = gr.Textbox(label="LoRA scales (0-4, space-separated)", placeholder="1.0 0.8")
+    duration.release(lambda seconds: frames_for_duration(seconds), duration, num_frames, queue=False,
+                     api_visibility="private")
+    return SettingsPanel(prompt, negative, size, duration, num_frames, steps, guidance, flow_shift, conditioning,
+                         seed, solver, fit, timing, lora_paths, lora_scales)
+
+
+@dataclass
+class ResultPanel:
+    """Preview, export, generate, cancel, and what came out."""
+
+    preview_button: gr.Button
+    bundle_button: gr.Button
+    generate_button: gr.Button
+    cancel_button: gr.Button
+    preview_video: gr.Video
+    bundle_file: gr.File
+    video: gr.Video
+    status: gr.Markdown
+    job_id: gr.State
+
+
+def result_panel(capability: str) -> ResultPanel:
+    with gr.Row():
+        preview_button = gr.Button("Preview model input", elem_id=f"{capability}-preview")
+        bundle_button = gr.Button("Export input bundle", elem_id=f"{capability}-bundle")
+        generate_button = gr.Button("Generate", variant="primary", elem_id=f"{capability}-generate")
+        cancel_button = gr.Button("Cancel", variant="stop", elem_id=f"{capability}-cancel")
+    status = gr.Markdown("", elem_id=f"{capability}-status")
+    with gr.Row():
+        preview_video = gr.Video(label="What the model will see (gray = generated, tint = mask)", interactive=False,
+                                 elem_id=f"{capability}-preview-video")
+        video = gr.Video(label="Result", interactive=False, elem_id=f"{capability}-result")
+    bundle_file = gr.File(label="Input bundle (PNG frames, masks, references, manifest)", visible=True,
+                          elem_id=f"{capability}-bundle-file")
+    return ResultPanel(preview_button, bundle_button, generate_button, cancel_button, preview_video, bundle_file,
+                       video, status, gr.State(None))

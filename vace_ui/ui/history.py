@@ -1,0 +1,78 @@
+"""The History tab: every job, its result and details, and a way to restore its settings into its tab."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import gradio as gr
+
+from ..core.requests import Capability
+from ..core.settings import GenerationSettings
+from ..jobs.store import Job, JobStore
+from .capability_tab import RenderedTab, format_job
+
+COLUMNS = ["Job", "Started", "Capability", "Backend", "Status", "Prompt", "Seconds"]
+
+
+def job_rows(jobs: list[Job]) -> list[list]:
+    return [
+        [job.id, time.strftime("%Y-%m-%d %H:%M", time.localtime(job.created_at)), job.capability, job.backend,
+         job.status.value, job.prompt[:80], round(job.timings.get("total_s", 0.0), 1)]
+        for job in jobs
+    ]
+
+
+@dataclass
+class HistoryTab:
+    store: JobStore
+    table: gr.Dataframe
+    refresh_button: gr.Button
+    selected: gr.State
+    video: gr.Video
+    details: gr.Markdown
+    restore_button: gr.Button
+
+    def refresh(self) -> list[list]:
+        return job_rows(self.store.list())
+
+
+def render_history(store: JobStore, tabs: gr.Tabs, rendered: dict[Capability, RenderedTab]) -> HistoryTab:
+    with gr.Tab("History", id="history", elem_id="tab-history"):
+        with gr.Row():
+            refresh_button = gr.Button("Refresh", size="sm", elem_id="history-refresh")
+            restore_button = gr.Button("Restore settings into its tab", size="sm", elem_id="history-restore")
+        table = gr.Dataframe(value=job_rows(store.list()), headers=COLUMNS, interactive=False, wrap=True,
+                             elem_id="history-table")
+        selected = gr.State(None)
+        with gr.Row():
+            video = gr.Video(label="Result", interactive=False, elem_id="history-video")
+            details = gr.Markdown("Select a job to see it.", elem_id="history-details")
+    history = HistoryTab(store, table, refresh_button, selected, video, details, restore_button)
+
+    def on_select(event: gr.SelectData):
+        row = event.row_value if event.row_value else None
+        if not row:
+            return {selected: None}
+        job = store.get(row[0])
+        return {selected: job.id, video: job.output_path, details: format_job(job)}
+
+    def restore(job_id: str | None):
+        if not job_id:
+            gr.Warning("Select a job first.")
+            return {}
+        job = store.get(job_id)
+        target = rendered[Capability(job.capability)]
+        updates = target.settings.values_for(GenerationSettings.from_dict(job.settings))
+        updates.update(target.inputs.restore(job.request))
+        updates[tabs] = gr.Tabs(selected=job.capability)
+        return updates
+
+    every_restorable = {tabs}
+    for target in rendered.values():
+        every_restorable |= target.inputs.components | target.settings.components | {target.settings.duration}
+    hidden = {"api_visibility": "private", "queue": False}
+    refresh_button.click(history.refresh, None, table, **hidden)
+    table.select(on_select, None, {selected, video, details}, **hidden)
+    restore_button.click(restore, selected, every_restorable, **hidden)
+    return history

@@ -1,0 +1,113 @@
+"""The capability-specific inputs of each tab, and how they become a request (and back, for restore)."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from .. import annotators
+from ..core import constants as C
+from ..core.requests import (
+    ExtendRequest,
+    OutpaintRequest,
+    ReferenceImage,
+    ReferenceRequest,
+    RefRole,
+    RepaintRequest,
+)
+from .capability_tab import TabInputs
+
+ROLE_CHOICES = [("Subject", RefRole.SUBJECT.value), ("Background", RefRole.BACKGROUND.value)]
+
+
+def reference_image_slot(label: str, elem_id: str) -> tuple[gr.Image, gr.Radio]:
+    image = gr.Image(label=label, type="filepath", image_mode="RGBA", sources=["upload", "clipboard"],
+                     elem_id=elem_id, height=180)
+    role = gr.Radio(ROLE_CHOICES, value=RefRole.SUBJECT.value, label="Role", container=False)
+    return image, role
+
+
+def reference_inputs() -> TabInputs:
+    gr.Markdown("Up to 3 reference images (subjects work best cut out on white or transparent). "
+                "With none, the video is generated from the prompt alone.")
+    slots = []
+    with gr.Row():
+        for index in range(C.MAX_REFERENCES):
+            with gr.Column(min_width=120):
+                slots.append(reference_image_slot(f"Reference {index + 1}", f"reference-image-{index}"))
+
+    def request(data: dict) -> ReferenceRequest:
+        return ReferenceRequest(tuple(ReferenceImage(data[image], RefRole(data[role])) for image, role in slots
+                                      if data[image]))
+
+    def restore(saved: dict) -> dict:
+        refs = saved.get("references", [])
+        updates = {}
+        for index, (image, role) in enumerate(slots):
+            updates[image] = refs[index]["path"] if index < len(refs) else None
+            updates[role] = refs[index]["role"] if index < len(refs) else RefRole.SUBJECT.value
+        return updates
+
+    return TabInputs({component for slot in slots for component in slot}, request, restore)
+
+
+def repaint_inputs() -> TabInputs:
+    video = gr.Video(label="Source video", sources=["upload"], elem_id="repaint-video")
+    kinds = annotators.available()
+    with gr.Row():
+        control = gr.Dropdown([(label, name) for name, label in kinds.items()], value="gray" if "gray" in kinds else None,
+                              label="Control", info="What is kept from the source video")
+        strength = gr.Slider(0, 1, value=1.0, step=0.05, label="Strength",
+                             info="How closely the control is followed (scales the conditioning)")
+    with gr.Row():
+        reference = gr.Image(label="Reference subject (optional)", type="filepath", image_mode="RGBA", height=160)
+        control_mask = gr.Image(label="Apply control only inside this mask (optional, white = inside)",
+                                type="filepath", image_mode="L", height=160)
+
+    def request(data: dict) -> RepaintRequest:
+        ref = ReferenceImage(data[reference]) if data[reference] else None
+        return RepaintRequest(data[video] or "", data[control] or "", float(data[strength]), ref, data[control_mask])
+
+    def restore(saved: dict) -> dict:
+        ref = saved.get("reference")
+        return {video: saved.get("video"), control: saved.get("control"), strength: saved.get("strength", 1.0),
+                reference: ref["path"] if ref else None, control_mask: saved.get("control_mask")}
+
+    return TabInputs({video, control, strength, reference, control_mask}, request, restore)
+
+
+def extend_inputs() -> TabInputs:
+    gr.Markdown(f"Give kept footage at either end: a clip (up to {C.MAX_EXTENSION_CLIP_SECONDS:g} s is kept) or a "
+                "single frame image. The frames in between are generated.")
+    with gr.Row():
+        first_clip = gr.Video(label="First clip", sources=["upload"], elem_id="extend-first-clip")
+        last_clip = gr.Video(label="Last clip", sources=["upload"], elem_id="extend-last-clip")
+    with gr.Row():
+        first_frame = gr.Image(label="First frame", type="filepath", height=160)
+        last_frame = gr.Image(label="Last frame", type="filepath", height=160)
+    fields = {"first_clip": first_clip, "last_clip": last_clip, "first_frame": first_frame, "last_frame": last_frame}
+
+    def request(data: dict) -> ExtendRequest:
+        return ExtendRequest(**{name: data[component] or None for name, component in fields.items()})
+
+    def restore(saved: dict) -> dict:
+        return {component: saved.get(name) for name, component in fields.items()}
+
+    return TabInputs(set(fields.values()), request, restore)
+
+
+def outpaint_inputs() -> TabInputs:
+    video = gr.Video(label="Source video", sources=["upload"], elem_id="outpaint-video")
+    gr.Markdown("Each side's scale is its new extent as a multiple of the original: left 1.5 adds a border half "
+                "the video's width on the left.")
+    low, high = C.OUTPAINT_SCALE_RANGE
+    with gr.Row():
+        sides = {name: gr.Slider(low, high, value=1.0 if name in ("top", "bottom") else 1.25, step=0.05,
+                                 label=name.capitalize()) for name in ("top", "bottom", "left", "right")}
+
+    def request(data: dict) -> OutpaintRequest:
+        return OutpaintRequest(data[video] or "", **{name: float(data[slider]) for name, slider in sides.items()})
+
+    def restore(saved: dict) -> dict:
+        return {video: saved.get("video"), **{slider: saved.get(name, 1.0) for name, slider in sides.items()}}
+
+    return TabInputs({video, *sides.values()}, request, restore)
