@@ -1,0 +1,87 @@
+"""A person's path through the Edit tab in real Chromium: upload, paint, generate, see the result and History."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update"]
+
+
+@pytest.fixture(scope="module")
+def page(running_app):
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
+        pytest.fail("Debian's chromium is not installed (apt-get install chromium); the README's test command does it.")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1100})
+        page.goto(running_app.url)
+        page.get_by_role("tab", name="Edit").wait_for(timeout=60_000)
+        yield page
+        browser.close()
+
+
+def set_small_settings(page, tab: str) -> None:
+    """Tiny-model settings a person would type: 128x128, 9 frames, 2 steps, seed 5."""
+    panel = page.locator(f"#tab-{tab}")
+    panel.get_by_text("Generation settings").click()
+    size = panel.get_by_label("Size (W x H)")
+    size.fill("128x128")
+    size.press("Enter")
+    for label, value in (("Frames (4n+1)", "9"), ("Seed (-1 = random)", "5")):
+        field = panel.get_by_label(label)
+        field.fill(value)
+        field.press("Tab")
+    steps = panel.get_by_label("number input for Steps")
+    steps.fill("2")
+    steps.press("Tab")
+
+
+def test_edit_upload_paint_generate_and_history(page, media_dir, running_app):
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.get_by_role("tab", name="Edit").click()
+    page.locator("#edit-video input[type=file]").set_input_files(str(media_dir / "square.mp4"))
+    canvas = page.locator("#edit-canvas canvas").first
+    canvas.wait_for(timeout=60_000)
+    page.wait_for_timeout(1500)  # the first frame is loaded into the canvas
+    page.locator("#edit-canvas").get_by_role("button", name="Brush", exact=True).click()
+    box = canvas.bounding_box()
+    start_x, y = box["x"] + box["width"] * 0.35, box["y"] + box["height"] * 0.5
+    page.mouse.move(start_x, y)
+    page.mouse.down()
+    for step in range(1, 11):
+        page.mouse.move(start_x + step * box["width"] * 0.03, y, steps=2)
+    page.mouse.up()
+    page.locator("#tab-edit").get_by_label("Prompt").fill("a red ball rolls across the table")
+    set_small_settings(page, "edit")
+    page.locator("#edit-generate").click()
+    result = page.locator("#edit-result video")
+    result.wait_for(timeout=240_000)
+    status = page.locator("#edit-status")
+    assert "succeeded" in status.inner_text()
+    page.screenshot(path=str(ARTIFACTS / "edit_result.png"), full_page=True)
+
+    jobs = running_app.services.store.list()
+    edit_jobs = [job for job in jobs if job.capability == "edit" and job.status.value == "succeeded"]
+    assert edit_jobs, "the generated job is in the store"
+    keyframe = edit_jobs[0].request["keyframes"][0]
+    from vace_ui.media.images import read_mask_image
+
+    painted = read_mask_image(keyframe["path"])
+    assert painted.shape == (128, 160) and 0 < (painted > 0).mean() < 0.5  # the stroke, at the video's size
+
+    page.get_by_role("tab", name="History").click()
+    page.locator("#history-refresh").click()
+    table = page.locator("#history-table")
+    cell = table.get_by_text(edit_jobs[0].id, exact=True).filter(visible=True).first
+    cell.wait_for(timeout=30_000)
+    cell.click()
+    page.locator("#history-video video").wait_for(timeout=30_000)
+    page.screenshot(path=str(ARTIFACTS / "history.png"), full_page=True)
