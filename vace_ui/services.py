@@ -26,6 +26,9 @@ class Services:
 def create_services(config: AppConfig) -> Services:
     """Build everything the UI needs. Cheap: no model is loaded until the first generation."""
     store = JobStore(config.output_dir)
+    from .backends.remote import REMOTE_BACKENDS
+
     backends: dict[str, Backend] = {"local": LocalBackend(config.model, config.models_dir, config.device)}
+    backends.update({name: backend_class() for name, backend_class in REMOTE_BACKENDS.items()})
     runner = JobRunner(store, backends)
     return Services(config, store, backends, runner)

@@ -85,6 +85,12 @@ class Backend(abc.ABC):
 
     name: str = ""
     label: str = ""
+    exclusive: bool = False  # True: jobs on this backend run one at a time (a local GPU)
+
+    @property
+    def can_resume(self) -> bool:
+        """Whether `resume` is implemented (a remote task can be followed after an app restart)."""
+        return type(self).resume is not Backend.resume
 
     @abc.abstractmethod
     def capabilities(self) -> BackendCapabilities: ...

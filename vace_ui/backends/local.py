@@ -32,6 +32,7 @@ class LocalBackend(Backend):
 
     name = "local"
     label = "Local GPU (diffusers)"
+    exclusive = True
 
     def __init__(self, model: str, models_dir: Path, device: str = "auto"):
         self.model = model

@@ -6,6 +6,7 @@ cancelled and failed jobs leave no output file; the inputs stay in the job's fol
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import random
@@ -98,13 +99,16 @@ class JobRunner:
         event.set()
         return True
 
-    def run(self, job_id: str, listener: Callable[[Progress], None] | None = None) -> Job:
-        """Run a created job to the end; returns the finished job (succeeded, failed or cancelled)."""
+    def run(self, job_id: str, listener: Callable[[Progress], None] | None = None, resume: bool = False) -> Job:
+        """Run a created job to the end (or, with `resume`, follow its remote task after a restart); returns the
+        finished job (succeeded, failed or cancelled)."""
         cancel = self._cancel.setdefault(job_id, threading.Event())
         reporter = _Reporter(self.store, job_id, cancel, listener)
-        with self._run_lock:
+        job = self.store.get(job_id)
+        exclusive = self._run_lock if self.backends[job.backend].exclusive else contextlib.nullcontext()
+        with exclusive:
             try:
-                return self._run(self.store.get(job_id), reporter)
+                return self._run(job, reporter, resume)
             except GenerationCancelled:
                 return self._finish(job_id, JobStatus.CANCELLED, error="Cancelled by the user; nothing was written.")
             except (InputError, MediaError) as error:
@@ -115,24 +119,38 @@ class JobRunner:
             finally:
                 self._cancel.pop(job_id, None)
 
-    def recover_after_restart(self) -> list[str]:
-        """Jobs left queued or running by a previous process: a local job cannot continue, so it is marked
-        failed (inputs kept, restore it from History to run again); returns their ids."""
-        interrupted = []
+    def recover_after_restart(self) -> list[threading.Thread]:
+        """Jobs left queued or running by a previous process. A remote job whose task was submitted resumes
+        polling in the background (returned threads); any other is marked failed (inputs kept: restore it from
+        History to run again)."""
+        threads = []
         for job in self.store.unfinished():
-            self._finish(job.id, JobStatus.FAILED,
-                         error="Interrupted by an app restart; the inputs are kept. Restore it from History to run again.")
-            interrupted.append(job.id)
-        return interrupted
+            backend = self.backends.get(job.backend)
+            if job.remote_task_id and backend is not None and backend.can_resume:
+                self._cancel[job.id] = threading.Event()
+                thread = threading.Thread(target=self.run, args=(job.id,), kwargs={"resume": True}, daemon=True,
+                                          name=f"resume-{job.id}")
+                thread.start()
+                threads.append(thread)
+            else:
+                self._finish(job.id, JobStatus.FAILED,
+                             error="Interrupted by an app restart; the inputs are kept. Restore it from History to run again.")
+        return threads
 
-    def _run(self, job: Job, reporter: _Reporter) -> Job:
+    def _run(self, job: Job, reporter: _Reporter, resume: bool = False) -> Job:
         started = time.perf_counter()
         backend = self.backends[job.backend]
         capability = Capability(job.capability)
         request = request_from_dict(capability, job.request)
         settings = GenerationSettings.from_dict(job.settings)
-        seed = settings.seed if settings.seed >= 0 else random.randrange(2**32)
+        seed = settings.seed if settings.seed >= 0 else random.randrange(2**31)  # every provider accepts 31 bits
         settings = replace(settings, seed=seed)
+        workdir = self.store.job_dir(job.id)
+        if resume:
+            reporter.phase(Phase.QUEUED, message=f"resuming task {job.remote_task_id} after a restart")
+            result = backend.resume(BackendJob(job.id, capability, request, settings, None, seed, workdir),
+                                    job.remote_task_id, reporter)
+            return self._complete(job, reporter, settings, None, result, started, started)
         self.store.update(job.id, status=JobStatus.RUNNING, settings=settings.to_dict(),
                           info={"requested_seed": job.settings.get("seed", -1)})
         reporter.phase(Phase.PREPARE, message="reading inputs")
@@ -143,12 +161,18 @@ class JobRunner:
         compiled = time.perf_counter()
         if reporter.cancelled:
             raise GenerationCancelled()
-        workdir = self.store.job_dir(job.id)
         result = backend.generate(
             BackendJob(job.id, capability, request, settings, inputs, seed, workdir), reporter
         )
+        return self._complete(job, reporter, settings, inputs, result, started, compiled)
+
+    def _complete(self, job: Job, reporter: _Reporter, settings: GenerationSettings, inputs, result,
+                  started: float, compiled: float) -> Job:
+        """Write the MP4 (with metadata) and the sidecar, then record the job as succeeded."""
+        workdir = self.store.job_dir(job.id)
         reporter.phase(Phase.WRITE)
         written = time.perf_counter()
+        job = self.store.get(job.id)
         metadata = self._metadata(job, settings, inputs, result)
         output = workdir / "result.mp4"
         if result.frames is not None:

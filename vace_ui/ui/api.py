@@ -2,7 +2,7 @@
 
 Each takes the capability's media (files) and plain values plus `settings`, a JSON object with any
 GenerationSettings fields (prompt required; everything else defaults), and returns the result MP4 and the job
-record. Errors come back as messages (gradio_client raises AppError with the text), never tracebacks.
+record. `settings` may also name the `backend` (local, dashscope, wavespeed, replicate, comfyui, jiekou). Errors come back as messages (gradio_client raises AppError with the text), never tracebacks.
 """
 
 from __future__ import annotations
@@ -39,7 +39,8 @@ def _settings(data) -> GenerationSettings:
 
 def _run(services: Services, build: Callable[[], object], settings) -> tuple[str, dict]:
     try:
-        job = services.runner.create(build(), _settings(settings), services.config.backend)
+        backend = settings.get("backend", services.config.backend) if isinstance(settings, dict) else None
+        job = services.runner.create(build(), _settings(settings), backend)
     except (InputError, MediaError, ValueError) as error:
         raise gr.Error(str(error), print_exception=False) from None
     job = services.runner.run(job.id)

@@ -12,6 +12,7 @@ from .api import render_api
 from .capability_tab import TabController, render_capability_tab
 from .edit_tab import edit_inputs
 from .history import render_history
+from .settings_tab import render_settings_tab
 from .tabs import extend_inputs, outpaint_inputs, reference_inputs, repaint_inputs
 
 ASSETS = Path(__file__).resolve().parent.parent.parent / "assets"
@@ -22,21 +23,6 @@ def _model_banner(services: Services) -> str:
     if local.is_tiny:
         return "**Model: tiny-random** — random weights, **produces noise**. For tests and trying the app out."
     return f"**Model:** {local.model} · **device:** {services.config.device} · outputs in `{services.config.output_dir}`"
-
-
-def render_settings_tab(services: Services) -> None:
-    with gr.Tab("Settings", id="settings", elem_id="tab-settings"):
-        status = gr.Markdown(elem_id="settings-status")
-        check = gr.Button("Check backends", size="sm")
-
-        def describe() -> str:
-            lines = [f"- **{name}** ({backend.label}): {backend.status()}" for name, backend in services.backends.items()]
-            config = services.config
-            lines += [f"- Output folder: `{config.output_dir}`", f"- Models folder: `{config.models_dir}`",
-                      f"- Active backend: `{config.backend}`"]
-            return "\n".join(lines)
-
-        check.click(describe, None, status, queue=False, api_visibility="private")
 
 
 def build_app(services: Services) -> gr.Blocks:

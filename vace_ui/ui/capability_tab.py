@@ -88,7 +88,7 @@ class TabController:
 
     def create(self, inputs: TabInputs, settings: SettingsPanel, panel: ResultPanel, data: dict) -> dict:
         try:
-            job = self.services.runner.create(inputs.request(data), settings.read(data), self.services.config.backend)
+            job = self.services.runner.create(inputs.request(data), settings.read(data), data[panel.backend])
         except (InputError, MediaError) as error:
             gr.Warning(str(error))
             return {panel.status: _error_text(error), panel.job_id: None}
@@ -126,8 +126,9 @@ def render_capability_tab(
                 inputs = build_inputs()
                 settings = settings_panel(default_size) if default_size else settings_panel()
             with gr.Column(scale=1):
-                panel = result_panel(name)
-    every = inputs.components | settings.components
+                backends = [(backend.label, key) for key, backend in controller.services.backends.items()]
+                panel = result_panel(name, backends, controller.services.config.backend)
+    every = inputs.components | settings.components | {panel.backend}
     hidden = {"api_visibility": "private"}
     panel.preview_button.click(lambda data: controller.preview(inputs, settings, panel, data), every,
                                {panel.status, panel.preview_video}, concurrency_id="preview", **hidden)

@@ -121,9 +121,11 @@ class ResultPanel:
     video: gr.Video
     status: gr.Markdown
     job_id: gr.State
+    backend: gr.Dropdown
 
 
-def result_panel(capability: str) -> ResultPanel:
+def result_panel(capability: str, backends: list[tuple[str, str]], default_backend: str) -> ResultPanel:
+    backend = gr.Dropdown(backends, value=default_backend, label="Generate on", elem_id=f"{capability}-backend")
     with gr.Row():
         preview_button = gr.Button("Preview model input", elem_id=f"{capability}-preview")
         bundle_button = gr.Button("Export input bundle", elem_id=f"{capability}-bundle")
@@ -137,4 +139,4 @@ def result_panel(capability: str) -> ResultPanel:
     bundle_file = gr.File(label="Input bundle (PNG frames, masks, references, manifest)", visible=True,
                           elem_id=f"{capability}-bundle-file")
     return ResultPanel(preview_button, bundle_button, generate_button, cancel_button, preview_video, bundle_file,
-                       video, status, gr.State(None))
+                       video, status, gr.State(None), backend)

@@ -87,7 +87,9 @@ class RemoteBackend(Backend):
         self._api_key = api_key or None
         self.retry = retry or RetryPolicy()
         self.timeout = timeout
-        self.poll_interval = self.default_poll_interval if poll_interval is None else poll_interval
+        if poll_interval is None:
+            poll_interval = float(os.environ.get("VACE_REMOTE_POLL_SECONDS", self.default_poll_interval))
+        self.poll_interval = poll_interval
         self.max_wait = max_wait
         self.sleep = sleep
         self.clock = clock
