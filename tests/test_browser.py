@@ -59,7 +59,7 @@ def test_edit_upload_paint_generate_and_history(page, media_dir, running_app):
     for step in range(1, 11):
         page.mouse.move(start_x + step * box["width"] * 0.03, y, steps=2)
     page.mouse.up()
-    page.locator("#tab-edit").get_by_label("Prompt").fill("a red ball rolls across the table")
+    page.locator("#tab-edit").get_by_label("Prompt", exact=True).fill("a red ball rolls across the table")
     set_small_settings(page, "edit")
     page.locator("#edit-generate").click()
     result = page.locator("#edit-result video")
@@ -85,3 +85,18 @@ def test_edit_upload_paint_generate_and_history(page, media_dir, running_app):
     cell.click()
     page.locator("#history-video video").wait_for(timeout=30_000)
     page.screenshot(path=str(ARTIFACTS / "history.png"), full_page=True)
+    page.locator("#history-restore").click()
+    prompt = page.locator("#tab-edit").get_by_label("Prompt", exact=True)
+    prompt.wait_for(timeout=30_000)
+    page.wait_for_function("() => [...document.querySelectorAll('#tab-edit textarea')]"
+                           ".some(t => t.value === 'a red ball rolls across the table')", timeout=30_000)
+    assert page.locator("#tab-edit").is_visible()
+
+
+def test_bad_input_shows_a_clear_message_in_the_page(page):
+    page.get_by_role("tab", name="Outpaint").click()
+    page.locator("#tab-outpaint").get_by_label("Prompt", exact=True).fill("wider view")
+    page.locator("#outpaint-generate").click()
+    status = page.locator("#outpaint-status")
+    status.get_by_text("video: is missing").wait_for(timeout=30_000)
+    assert "Traceback" not in status.inner_text()
