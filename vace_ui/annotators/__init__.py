@@ -1,6 +1,24 @@
-"""Control annotators. Importing this package registers every annotator (their heavy imports stay lazy)."""
+"""Control annotators. Importing this package registers every annotator (their heavy imports stay lazy).
+
+Registry order is the order the UI lists them: weight-free first, then those needing weight files.
+"""
 
 from . import basic  # noqa: F401  (registers gray, canny)
-from .base import Annotator, AnnotatorError, available, get, register
+from . import lineart, flow, layout, depth, pose, scribble  # noqa: F401,I001  (registers the rest, in this order)
+from .base import Annotator, AnnotatorError, as_rgb, available, get, needing_weights, register
+from .layout import LayoutStyle, box_path
+from .weights import MODELS_ENV, models_dir
 
-__all__ = ["Annotator", "AnnotatorError", "available", "get", "register"]
+__all__ = [
+    "Annotator",
+    "AnnotatorError",
+    "LayoutStyle",
+    "MODELS_ENV",
+    "as_rgb",
+    "available",
+    "box_path",
+    "get",
+    "models_dir",
+    "needing_weights",
+    "register",
+]

@@ -19,6 +19,37 @@ class AnnotatorError(RuntimeError):
     """An annotator failed; the message names the frame (when known) and the reason."""
 
 
+def as_rgb(frame: object) -> np.ndarray:
+    """`frame` as a contiguous (H, W, 3) uint8 RGB array. Gray (H, W) or (H, W, 1) is copied into 3 channels;
+    RGBA drops alpha. Anything else raises ValueError saying what was given."""
+    if not isinstance(frame, np.ndarray):
+        raise ValueError(f"expected a numpy image array, got {type(frame).__name__}")
+    if frame.dtype != np.uint8:
+        raise ValueError(f"expected uint8 pixels, got {frame.dtype}")
+    if frame.ndim == 3 and frame.shape[2] == 1:
+        frame = frame[:, :, 0]
+    if frame.ndim == 2:
+        frame = np.repeat(frame[:, :, None], 3, axis=2)
+    elif frame.ndim == 3 and frame.shape[2] == 4:
+        frame = frame[:, :, :3]
+    if frame.ndim != 3 or frame.shape[2] != 3:
+        raise ValueError(f"expected an (H, W, 3) RGB image, got shape {frame.shape}")
+    if frame.shape[0] < 2 or frame.shape[1] < 2:
+        raise ValueError(f"frame is too small ({frame.shape[1]}x{frame.shape[0]})")
+    return np.ascontiguousarray(frame)
+
+
+def resize_frame(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """`frame` resized to `size` = (width, height): area averaging when shrinking, bicubic when enlarging."""
+    import cv2
+
+    width, height = size
+    if (frame.shape[1], frame.shape[0]) == (width, height):
+        return frame
+    shrinking = width * height < frame.shape[0] * frame.shape[1]
+    return cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC)
+
+
 class Annotator(abc.ABC):
     """One control kind. Subclasses set `name` (registry key), `label` (UI text) and `needs_weights`."""
 
@@ -29,6 +60,11 @@ class Annotator(abc.ABC):
     def load(self) -> None:
         """Import heavy libraries and load weights. Raise AnnotatorError naming missing files and where to put them."""
 
+    def weights_problem(self) -> str | None:
+        """None when `load()` can find everything it needs; otherwise the message it would raise (no loading,
+        no network). Lets the UI mark a control unavailable before the user starts a job."""
+        return None
+
     def reset(self) -> None:
         """Forget state carried between frames (flow, tracking) before a new clip."""
 
@@ -36,20 +72,61 @@ class Annotator(abc.ABC):
     def process_frame(self, frame: np.ndarray) -> np.ndarray:
         """(H, W, 3) uint8 RGB in, (H, W, 3) uint8 RGB control frame of the same size out."""
 
-    def process(self, frames: Iterable[np.ndarray], total: int = 0, progress: Progress | None = None) -> Iterator[np.ndarray]:
-        """Stream control frames for `frames`. Errors name the failing frame."""
+    def feed(self, frame: np.ndarray) -> list[np.ndarray]:
+        """Streaming hook: the control frames that become ready once `frame` is seen (usually exactly one;
+        annotators that need the next frame, like flow, may return none now and two later)."""
+        return [self.process_frame(frame)]
+
+    def flush(self) -> list[np.ndarray]:
+        """Control frames still held back when the input ends."""
+        return []
+
+    def process(
+        self,
+        frames: Iterable[np.ndarray],
+        total: int = 0,
+        progress: Progress | None = None,
+        size: tuple[int, int] | None = None,
+    ) -> Iterator[np.ndarray]:
+        """Stream control frames for `frames`, one out per frame in. With `size` = (width, height) each frame is
+        resized to that size first, so the control video comes out at the target size. Errors name the
+        failing frame."""
         self.load()
         self.reset()
+        shape: tuple[int, ...] | None = None
+        index = -1
         for index, frame in enumerate(frames):
             try:
-                out = self.process_frame(frame)
+                frame = as_rgb(frame)
+                if size is not None:
+                    frame = resize_frame(frame, size)
+                if shape is not None and frame.shape != shape:
+                    raise ValueError(f"frame is {frame.shape[1]}x{frame.shape[0]}, earlier frames are {shape[1]}x{shape[0]}")
+                shape = frame.shape
+                outputs = self.feed(frame)
             except AnnotatorError:
                 raise
             except Exception as error:  # annotators wrap third-party code; report which frame broke
                 raise AnnotatorError(f"{self.label} failed on frame {index}: {error}") from error
+            for out in outputs:
+                yield self._checked(out, shape, index)
             if progress is not None:
                 progress(index + 1, total)
-            yield out
+        if shape is not None:
+            try:
+                outputs = self.flush()
+            except AnnotatorError:
+                raise
+            except Exception as error:
+                raise AnnotatorError(f"{self.label} failed after frame {index}: {error}") from error
+            for out in outputs:
+                yield self._checked(out, shape, index)
+
+    def _checked(self, out: np.ndarray, shape: tuple[int, ...], index: int) -> np.ndarray:
+        if not isinstance(out, np.ndarray) or out.shape != shape or out.dtype != np.uint8:
+            got = f"{out.shape} {out.dtype}" if isinstance(out, np.ndarray) else type(out).__name__
+            raise AnnotatorError(f"{self.label} produced {got} for frame {index}; expected {shape} uint8")
+        return out
 
 
 _REGISTRY: dict[str, Callable[[], Annotator]] = {}
@@ -65,6 +142,11 @@ def register(cls: type[Annotator]) -> type[Annotator]:
 def available() -> dict[str, str]:
     """name -> label of every registered annotator, in registration order."""
     return {name: factory.label for name, factory in _REGISTRY.items()}
+
+
+def needing_weights() -> list[str]:
+    """Names of the registered annotators that need downloaded weights."""
+    return [name for name, factory in _REGISTRY.items() if getattr(factory, "needs_weights", False)]
 
 
 def get(name: str) -> Annotator:

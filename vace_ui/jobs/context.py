@@ -3,6 +3,7 @@ registry, tracking through the mask tracker."""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 
 from ..core.compile import CompileContext
@@ -31,7 +32,9 @@ def file_context(progress: Callable[[str, int, int], None] | None = None) -> Com
 
     def annotate(kind, frames, total):
         report = (lambda done, count: progress(f"control {kind}", done, count)) if progress else None
-        return annotators.get(kind).process(frames, total, report)
+        # A shallow copy shares the loaded weights but keeps this clip's per-frame state (flow, layout) apart
+        # from any other job or preview running at the same time; process() resets that state on the copy.
+        return copy.copy(annotators.get(kind)).process(frames, total, report)
 
     try:
         from ..masks.tracker import track_masks
