@@ -112,7 +112,8 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
     return 1.0 if total == 0 else np.count_nonzero(a & b) / total
 
 
-def overlay(frame: np.ndarray, mask: np.ndarray, color: tuple[int, int, int] = (255, 0, 80), alpha: float = 0.45) -> np.ndarray:
+def overlay(frame: np.ndarray, mask: np.ndarray, color: tuple[int, int, int] = (255, 0, 80),
+            alpha: float = 0.45) -> np.ndarray:
     """Tint the masked pixels: out = round((1 - alpha) * frame + alpha * color) where mask is True, the frame
     unchanged elsewhere. Works on one frame ((H, W, 3) with an (H, W) mask) or a whole clip ((N, H, W, 3) with
     (N, H, W)). Rounding is half-up on the exact float64 value, so results are reproducible pixel for pixel."""

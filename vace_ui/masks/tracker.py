@@ -1,0 +1,197 @@
+"""Mask tracking through a clip without model weights (the hosted APIs' mask_type `tracking` and `fixed`).
+
+Each keyframe mask is carried frame by frame by `object_track.ObjectTrack` (weight-free: Lucas-Kanade corner
+points and DIS / Farneback dense optical flow on downscaled frames propose motions, the one that best fits the
+object's keyframe appearance wins, masked ECC re-anchors it on the keyframe, and occluders are cut out by an
+appearance test; see that module). The keyframe mask itself is warped at full resolution, so masks stay binary
+with sharp edges.
+
+Several keyframes: each keyframe is exact on its own frame and overrides propagation from there. Frames before
+the first keyframe take its backward propagation, frames after the last its forward one. Between keyframes a and
+b both propagations are run and blended by signed distance: sdf = w * sdf_forward + (1 - w) * sdf_backward with
+w = (b - t) / (b - a), mask = sdf < 0. The shape morphs smoothly from a's track to b's; a drift that b corrects
+fades out instead of jumping at the midpoint. Tracks that overlap with IoU < 0.2 (one lost the object, or they
+followed different things) are not morphed: each frame takes the track of the nearer keyframe. An empty
+keyframe means "nothing from here": after an empty a the frames stay empty until b; before an empty b, a's
+forward track runs unblended up to b.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..core.errors import InputError
+from . import ops
+from .object_track import ObjectTrack
+
+Progress = Callable[[int, int], None]  # (steps done, total steps)
+Refiner = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (frame RGB, propagated mask) -> refined (H, W) bool mask
+
+
+@dataclass(frozen=True)
+class TrackerConfig:
+    """Tuning of the flow tracker. Pixel thresholds are in work-resolution pixels."""
+
+    work_width: int = 416  # frames are downscaled to at most this width for flow and point tracking
+    flow: str = "dis"  # dense flow for occlusion: "dis" (fast) or "farneback"
+    # Motion model: "similarity" (shift, scale, rotation), "affine" (adds shear and unequal scaling), or "auto"
+    # (candidates of both; each frame takes whichever explains the object's appearance best).
+    motion: str = "auto"
+    max_points: int = 300  # corner points followed inside the mask
+    min_points: int = 6  # fewest RANSAC inliers that make a motion candidate
+    ransac_px: float = 1.5
+    occlusion: bool = True  # cut occluders out of the mask (appearance test, see the module docstring)
+    deform_px: int = 0  # the appearance test tolerates local deformation of this many pixels
+    photometric_limit: float = 15.0  # mean colour error (0-255) over 5x5 below which a pixel is still the object
+    template_rate: float = 0.1  # how fast the appearance template follows the visible object (0 = keyframe only)
+
+
+def _validate(keyframes: Mapping[int, np.ndarray], n_frames: int,
+              shape: tuple[int, int] | None) -> dict[int, np.ndarray]:
+    if not keyframes:
+        raise InputError("keyframes", "Draw or click a mask on at least one frame.")
+    out: dict[int, np.ndarray] = {}
+    for index, mask in keyframes.items():
+        index = int(index)
+        if not 0 <= index < n_frames:
+            raise InputError("keyframes", f"Keyframe {index} is outside the clip (frames 0 to {n_frames - 1}).")
+        mask = np.asarray(mask, dtype=bool)
+        if mask.ndim != 2 or (shape is not None and mask.shape != shape):
+            raise InputError("keyframes", f"Keyframe {index} mask is {mask.shape}; the frames are {shape}.")
+        out[index] = mask
+    if shape is None and len({m.shape for m in out.values()}) > 1:
+        raise InputError("keyframes", "Keyframe masks have different sizes.")
+    return out
+
+
+def fixed_masks(n_frames: int, keyframes: Mapping[int, np.ndarray]) -> np.ndarray:
+    """mask_type `fixed`: each keyframe mask holds from its frame until the next keyframe; the first one also
+    holds backwards to frame 0. Returns (n_frames, H, W) bool."""
+    keys = _validate(keyframes, n_frames, None)
+    order = sorted(keys)
+    out = np.empty((n_frames,) + keys[order[0]].shape, dtype=bool)
+    for position, index in enumerate(order):
+        start = 0 if position == 0 else index
+        stop = order[position + 1] if position + 1 < len(order) else n_frames
+        out[start:stop] = keys[index]
+    return out
+
+
+def _signed_distance(mask: np.ndarray) -> np.ndarray:
+    """Negative inside (minus the distance to the nearest outside pixel), positive outside."""
+    import cv2
+
+    if not mask.any():
+        return np.full(mask.shape, float(sum(mask.shape)), dtype=np.float32)
+    if mask.all():
+        return np.full(mask.shape, -float(sum(mask.shape)), dtype=np.float32)
+    m = mask.astype(np.uint8)
+    inside = cv2.distanceTransform(m, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    outside = cv2.distanceTransform(1 - m, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    return outside - inside
+
+
+MORPH_MIN_IOU = 0.2  # below this overlap two tracks followed different things: no morph, the nearer one wins
+
+
+def blend_masks(forward: np.ndarray, backward: np.ndarray, forward_weight: float) -> np.ndarray:
+    """Signed-distance blend of two binary masks; weight 1 returns `forward`, weight 0 returns `backward`. Masks
+    that overlap less than MORPH_MIN_IOU are not morphed: the one weighted more than 0.5 is returned as is."""
+    if forward_weight >= 1.0:
+        return forward.copy()
+    if forward_weight <= 0.0:
+        return backward.copy()
+    if ops.iou(forward, backward) < MORPH_MIN_IOU:
+        return (forward if forward_weight > 0.5 else backward).copy()
+    blended = forward_weight * _signed_distance(forward) + (1.0 - forward_weight) * _signed_distance(backward)
+    return blended < 0
+
+
+class _Frames:
+    """The clip's frames downscaled to work resolution (RGB and gray), computed once per clip."""
+
+    def __init__(self, frames: Sequence[np.ndarray], config: TrackerConfig):
+        import cv2
+
+        first = np.asarray(frames[0])
+        self.full_h, self.full_w = first.shape[:2]
+        width = min(self.full_w, config.work_width)
+        height = max(8, round(self.full_h * width / self.full_w))
+        self.size = (width, height)
+        self.scale_x, self.scale_y = self.full_w / width, self.full_h / height
+        self.gray, self.color = [], []
+        for frame in frames:
+            frame = np.asarray(frame)
+            if frame.shape[:2] != (self.full_h, self.full_w) or frame.ndim != 3:
+                raise InputError("video", f"Frames differ in size: {frame.shape} vs {first.shape}.")
+            small = cv2.resize(frame[..., :3], self.size, interpolation=cv2.INTER_AREA)
+            self.color.append(small)
+            self.gray.append(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY))
+
+    def to_full(self, affine: np.ndarray) -> np.ndarray:
+        """A 2x3 transform between work-resolution frames, expressed between full-resolution frames."""
+        scale = np.diag([self.scale_x, self.scale_y, 1.0])
+        return (scale @ np.vstack([affine, [0, 0, 1]]) @ np.linalg.inv(scale))[:2]
+
+
+def track_masks(
+    frames: Sequence[np.ndarray],
+    keyframes: Mapping[int, np.ndarray],
+    refiner: Refiner | None = None,
+    progress: Progress | None = None,
+    config: TrackerConfig | None = None,
+) -> np.ndarray:
+    """mask_type `tracking`: propagate keyframe masks ({frame index: (H, W) bool}) through `frames` ((H, W, 3)
+    uint8 RGB, random access). Returns (N, H, W) bool; keyframe frames are exactly their keyframe masks. With a
+    `refiner` (e.g. `SamRefiner`), every non-keyframe result is passed through it afterwards (not fed back into
+    the propagation, so a bad refinement cannot derail later frames). `progress(done, total)` is called per step.
+    """
+    config = config or TrackerConfig()
+    n_frames = len(frames)
+    if n_frames == 0:
+        raise InputError("video", "The clip has no frames.")
+    clip = _Frames(frames, config)
+    keys = _validate(keyframes, n_frames, (clip.full_h, clip.full_w))
+    order = sorted(keys)
+    gaps = list(zip(order, order[1:]))
+    total = order[0] + (n_frames - 1 - order[-1]) + sum(2 * (b - a - 1) for a, b in gaps)
+    total += (n_frames - len(order)) if refiner is not None else 0
+    done = 0
+
+    def tick() -> None:
+        nonlocal done
+        done += 1
+        if progress is not None:
+            progress(done, total)
+
+    out = np.zeros((n_frames, clip.full_h, clip.full_w), dtype=bool)
+    for index in order:
+        out[index] = keys[index]
+    backward = ObjectTrack(clip, order[0], keys[order[0]], config)
+    for index in range(order[0] - 1, -1, -1):
+        out[index] = backward.step(index)
+        tick()
+    forward = ObjectTrack(clip, order[-1], keys[order[-1]], config)
+    for index in range(order[-1] + 1, n_frames):
+        out[index] = forward.step(index)
+        tick()
+    for a, b in gaps:
+        forward = ObjectTrack(clip, a, keys[a], config)
+        for index in range(a + 1, b):
+            out[index] = forward.step(index)
+            tick()
+        blend = keys[a].any() and keys[b].any()  # an empty keyframe is not blended with (see module docstring)
+        backward = ObjectTrack(clip, b, keys[b], config) if blend else None
+        for index in range(b - 1, a, -1):
+            if backward is not None:
+                out[index] = blend_masks(out[index], backward.step(index), (b - index) / (b - a))
+            tick()
+    if refiner is not None:
+        for index in range(n_frames):
+            if index not in keys:
+                out[index] = np.asarray(refiner(np.asarray(frames[index]), out[index]), dtype=bool)
+                tick()
+    return out
