@@ -124,3 +124,41 @@ def test_jobs_survive_a_store_reopen(runner, media_dir):
     reopened = JobStore(runner.store.output_dir)
     assert reopened.get(job.id).status is JobStatus.SUCCEEDED
     assert reopened.get(job.id).output_path == job.output_path
+
+
+@pytest.mark.parametrize("speed, memory", [("fast", "auto"), ("balanced", "model_offload")])
+def test_speed_and_memory_modes_run_and_are_recorded(runner, media_dir, speed, memory):
+    settings = small(speed_mode=speed, memory_mode=memory, steps=4)
+    job = runner.run(runner.create(capability_requests(media_dir)["edit"], settings).id)
+    assert job.status is JobStatus.SUCCEEDED, job.error
+    assert probe_video(job.output_path).frame_count == 9
+    modes = read_metadata(job.output_path)["backend_info"]["local_modes"]
+    assert modes["speed"] == speed and modes["requested_memory"] == memory
+    assert job.settings["speed_mode"] == speed
+
+
+def test_off_mode_after_fast_is_bit_identical(runner, media_dir):
+    request = capability_requests(media_dir)["edit"]
+    before = read_frames(runner.run(runner.create(request, small()).id).output_path)
+    runner.run(runner.create(request, small(speed_mode="fast")).id)
+    after = read_frames(runner.run(runner.create(request, small()).id).output_path)
+    assert np.array_equal(before, after)
+
+
+def test_runs_refine_the_estimate(runner, media_dir, tiny_backend, tmp_path):
+    tiny_backend.measured_path = tmp_path / "measured_speed.json"
+    try:
+        settings = small(steps=3)
+        before = tiny_backend.estimate(settings, 128, 112, 9)
+        runner.run(runner.create(capability_requests(media_dir)["edit"], settings).id)
+        assert tiny_backend.measured_path.exists()
+        after = tiny_backend.estimate(settings, 128, 112, 9)
+        assert before.startswith("about") and after.startswith("about")
+        assert "measured" in after or after != before
+    finally:
+        tiny_backend.measured_path = None
+
+
+def test_unknown_speed_mode_is_a_clear_error(runner, media_dir):
+    with pytest.raises(Exception, match="speed_mode"):
+        runner.create(capability_requests(media_dir)["edit"], small(speed_mode="ludicrous"))

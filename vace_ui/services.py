@@ -28,7 +28,8 @@ def create_services(config: AppConfig) -> Services:
     store = JobStore(config.output_dir)
     from .backends.remote import REMOTE_BACKENDS
 
-    backends: dict[str, Backend] = {"local": LocalBackend(config.model, config.models_dir, config.device)}
+    local = LocalBackend(config.model, config.models_dir, config.device, config.output_dir / "measured_speed.json")
+    backends: dict[str, Backend] = {"local": local}
     backends.update({name: backend_class() for name, backend_class in REMOTE_BACKENDS.items()})
     runner = JobRunner(store, backends)
     return Services(config, store, backends, runner)

@@ -16,6 +16,7 @@ from ..core.errors import BackendUnavailable, GenerationCancelled
 from ..core.requests import Capability
 from ..core.settings import GenerationSettings, LoraSpec, Solver
 from .base import Backend, BackendCapabilities, BackendJob, BackendResult, JobReporter, Phase
+from .local_modes import cache_stats, make_step_callback
 from .model_catalog import entry_for
 from .tiny_model import TINY_MODEL_ID, ensure_tiny_model
 
@@ -23,7 +24,7 @@ log = logging.getLogger(__name__)
 
 HONOURED_SETTINGS = frozenset(
     {"prompt", "negative_prompt", "size", "num_frames", "steps", "guidance_scale", "flow_shift",
-     "conditioning_scale", "seed", "solver", "fit", "timing", "loras"}
+     "conditioning_scale", "seed", "solver", "fit", "timing", "loras", "speed_mode", "memory_mode", "vae_tiling"}
 )
 
 
@@ -34,8 +35,9 @@ class LocalBackend(Backend):
     label = "Local GPU (diffusers)"
     exclusive = True
 
-    def __init__(self, model: str, models_dir: Path, device: str = "auto"):
+    def __init__(self, model: str, models_dir: Path, device: str = "auto", measured_path: Path | None = None):
         self.model = model
+        self.measured_path = measured_path  # JSON of measured runs that refines estimates (MeasuredStore)
         self.models_dir = Path(models_dir)
         self.requested_device = device
         self._pipe = None
@@ -76,6 +78,27 @@ class LocalBackend(Backend):
             return f"ready: {source}"
         return f"{self.model} will be loaded from the Hugging Face cache or downloaded on first use"
 
+    def gpu_name(self) -> str | None:
+        import torch
+
+        if not self.device().startswith("cuda"):
+            return "cpu"
+        return torch.cuda.get_device_name(torch.device(self.device())) if torch.cuda.is_available() else None
+
+    def estimate(self, settings: GenerationSettings, width: int, height: int, num_frames: int,
+                 num_references: int = 0) -> str:
+        """"about 8 GB, about 3 min on this GPU" for a job, refined by runs measured on this machine."""
+        from .local_estimate import MeasuredStore, estimate_run
+
+        try:
+            estimate = estimate_run(self.model, width, height, num_frames, settings.steps, settings.guidance_scale,
+                                    settings.speed_mode, settings.memory_mode, gpu_name=self.gpu_name(),
+                                    measured=MeasuredStore(self.measured_path) if self.measured_path else None,
+                                    vae_tiling=settings.vae_tiling, num_references=num_references)
+        except Exception as error:  # an estimate must never block a preview
+            return f"no estimate ({error})"
+        return estimate.text
+
     def load(self):
         if self._pipe is not None:
             return self._pipe
@@ -105,7 +128,8 @@ class LocalBackend(Backend):
             ) from None
         if dtype == torch.bfloat16:
             pipe.vae.to(torch.float32)
-        pipe.to(device)
+        # Stays on the CPU: configure_pipeline places it for the memory mode (a 14B moved whole to a 24 GB card
+        # would fail before offloading could start).
         pipe.set_progress_bar_config(disable=True)
         if pipe.text_encoder is not None:
             pipe.text_encoder.eval()
@@ -153,9 +177,7 @@ class LocalBackend(Backend):
         timings: dict[str, float] = {}
         start = time.perf_counter()
         reporter.phase(Phase.PREPARE, message=f"loading {self.model}")
-        pipe = self.load()
-        self._set_scheduler(pipe, settings)
-        self._set_loras(pipe, settings.loras)
+        pipe, applied = self._prepare(settings)
         timings["prepare_s"] = time.perf_counter() - start
         if reporter.cancelled:
             raise GenerationCancelled()
@@ -188,7 +210,7 @@ class LocalBackend(Backend):
             guidance_scale=float(settings.guidance_scale),
             generator=torch.Generator(device="cpu").manual_seed(int(job.seed)),
             output_type="np",
-            callback_on_step_end=on_step_end,
+            callback_on_step_end=make_step_callback(applied, on_step_end),
         )
         end = time.perf_counter()
         if step_times:
@@ -197,8 +219,48 @@ class LocalBackend(Backend):
             timings["decode_s"] = end - step_times[-1]
         timings["pipeline_s"] = end - call_start
         frames = np.clip(np.rint(output.frames[0] * 255.0), 0, 255).astype(np.uint8)
-        return BackendResult(frames=frames, fps=inputs.fps, timings=timings,
-                             info={"model": self.model, "device": self.device(), "warnings": list(self.warnings)})
+        self._record_speed(settings, inputs, applied, timings)
+        info = {"model": self.model, "device": self.device(), "warnings": list(self.warnings),
+                "local_modes": applied.to_dict(), "cache_stats": cache_stats(pipe)}
+        return BackendResult(frames=frames, fps=inputs.fps, timings=timings, info=info)
+
+    def _record_speed(self, settings: GenerationSettings, inputs, applied, timings: dict) -> None:
+        """Keep this run's seconds per step, so later estimates on this machine are measured, not modelled."""
+        from .local_estimate import MeasuredStore
+
+        if not self.measured_path or "denoise_s" not in timings or settings.steps < 1:
+            return
+        try:
+            MeasuredStore(self.measured_path).record(
+                self.model, inputs.width, inputs.height, inputs.num_frames, settings.speed_mode, applied.memory,
+                self.gpu_name(), settings.guidance_scale > 1.0, timings["denoise_s"] / settings.steps,
+                vae_seconds=timings.get("decode_s"))
+        except Exception:  # a measurement must never fail a finished job
+            log.warning("could not record the run's speed", exc_info=True)
+
+    def _prepare(self, settings: GenerationSettings):
+        """The loaded pipeline with the job's solver, LoRAs and speed/memory modes in effect. Modes that cannot be
+        left in place (group offload, fp8 storage), and LoRA changes under fp8 storage, reload the pipeline."""
+        from .local_modes import applied_config, configure_pipeline, prepare_run
+
+        pipe = self.load()
+        previous = applied_config(pipe)
+        if previous is not None and previous.memory == "fp8_storage" and settings.loras != self._loras:
+            pipe = self._reload()
+        for _ in range(2):
+            self._set_scheduler(pipe, settings)
+            self._set_loras(pipe, settings.loras)
+            applied = configure_pipeline(pipe, settings.speed_mode, settings.memory_mode, self.device(),
+                                         settings.vae_tiling)
+            if not applied.needs_reload:
+                break
+            pipe = self._reload()
+        prepare_run(pipe)
+        return pipe, applied
+
+    def _reload(self):
+        self._pipe, self._loras = None, ()
+        return self.load()
 
     def _call(self, pipe, **kwargs):
         return _gpu_call(pipe, kwargs)

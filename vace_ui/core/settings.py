@@ -64,6 +64,9 @@ class GenerationSettings:
     fit: FitMode = FitMode.KEEP_ASPECT
     timing: FrameTiming = FrameTiming.RESAMPLE
     loras: tuple[LoraSpec, ...] = field(default_factory=tuple)
+    speed_mode: str = "off"  # local backend: off (reference quality), balanced, fast
+    memory_mode: str = "auto"  # local backend: auto, gpu, model_offload, group_offload, fp8_storage
+    vae_tiling: bool = False
 
     def __post_init__(self) -> None:
         # Accept plain strings (API, job store) for the enum fields.
@@ -104,6 +107,10 @@ class GenerationSettings:
         check_range("conditioning_scale", self.conditioning_scale, *C.CONDITIONING_SCALE_RANGE)
         if not (-1 <= int(self.seed) < 2**32):
             raise InputError("seed", f"{self.seed} is out of range; use -1 for random or 0 to {2**32 - 1}.")
+        if self.speed_mode not in C.SPEED_MODES:
+            raise InputError("speed_mode", f"'{self.speed_mode}' is not one of {', '.join(C.SPEED_MODES)}.")
+        if self.memory_mode not in C.MEMORY_MODES:
+            raise InputError("memory_mode", f"'{self.memory_mode}' is not one of {', '.join(C.MEMORY_MODES)}.")
         if len(self.loras) > C.MAX_LORAS:
             raise InputError("loras", f"{len(self.loras)} given; at most {C.MAX_LORAS}.")
         for index, lora in enumerate(self.loras, start=1):

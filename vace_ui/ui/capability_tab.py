@@ -76,6 +76,10 @@ class TabController:
         notes = "\n".join(f"- {note}" for note in compiled.notes)
         text = f"Model input: {compiled.width}x{compiled.height}, {compiled.num_frames} frames, " \
                f"{len(compiled.references)} reference(s).\n{notes}"
+        if data[panel.backend] == "local":
+            estimate = self.services.local.estimate(settings.read(data), compiled.width, compiled.height,
+                                                    compiled.num_frames, len(compiled.references))
+            text += f"\n\nLocal run: {estimate}."
         return {panel.status: text, panel.preview_video: str(path)}
 
     def bundle(self, inputs: TabInputs, settings: SettingsPanel, panel: ResultPanel, data: dict) -> dict:

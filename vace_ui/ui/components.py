@@ -19,6 +19,18 @@ TIMING_CHOICES = [
     ("Every frame (changes speed if not 16 fps)", FrameTiming.EVERY_FRAME.value),
     ("Squeeze whole clip (speeds motion up)", FrameTiming.SQUEEZE.value),
 ]
+SPEED_CHOICES = [
+    ("Off (reference quality)", "off"),
+    ("Balanced (step cache, best exact attention, compile)", "balanced"),
+    ("Fast (stronger cache, guidance on 60% of steps)", "fast"),
+]
+MEMORY_CHOICES = [
+    ("Auto (from free VRAM)", "auto"),
+    ("All on GPU", "gpu"),
+    ("Model CPU offload", "model_offload"),
+    ("Group offload (block level)", "group_offload"),
+    ("FP8 weight storage", "fp8_storage"),
+]
 
 
 @dataclass
@@ -41,12 +53,15 @@ class SettingsPanel:
     timing: gr.Dropdown
     lora_paths: gr.Textbox
     lora_scales: gr.Textbox
+    speed_mode: gr.Dropdown
+    memory_mode: gr.Dropdown
+    vae_tiling: gr.Checkbox
 
     @property
     def components(self) -> set:
         return {self.prompt, self.negative_prompt, self.size, self.num_frames, self.steps, self.guidance_scale,
                 self.flow_shift, self.conditioning_scale, self.seed, self.solver, self.fit, self.timing,
-                self.lora_paths, self.lora_scales}
+                self.lora_paths, self.lora_scales, self.speed_mode, self.memory_mode, self.vae_tiling}
 
     def read(self, data: dict) -> GenerationSettings:
         """GenerationSettings from an event's {component: value} dict."""
@@ -61,6 +76,7 @@ class SettingsPanel:
             flow_shift=float(flow_shift) if flow_shift else None,
             conditioning_scale=float(data[self.conditioning_scale]), seed=int(data[self.seed]),
             solver=data[self.solver], fit=data[self.fit], timing=data[self.timing], loras=loras,
+            speed_mode=data[self.speed_mode], memory_mode=data[self.memory_mode], vae_tiling=bool(data[self.vae_tiling]),
         )
 
     def values_for(self, settings: GenerationSettings) -> dict:
@@ -73,6 +89,8 @@ class SettingsPanel:
             self.timing: settings.timing.value,
             self.lora_paths: "\n".join(lora.path for lora in settings.loras),
             self.lora_scales: " ".join(f"{lora.scale:g}" for lora in settings.loras),
+            self.speed_mode: settings.speed_mode, self.memory_mode: settings.memory_mode,
+            self.vae_tiling: settings.vae_tiling,
         }
 
 
@@ -102,10 +120,15 @@ def settings_panel(default_size: str = C.DEFAULT_SIZE, sizes: list[str] | None =
         with gr.Row():
             lora_paths = gr.Textbox(label="LoRAs (up to 3: file path or Hugging Face id, one per line)", lines=2)
             lora_scales = gr.Textbox(label="LoRA scales (0-4, space-separated)", placeholder="1.0 0.8")
+    with gr.Accordion("Local speed and memory", open=False):
+        with gr.Row():
+            speed_mode = gr.Dropdown(SPEED_CHOICES, value="off", label="Speed")
+            memory_mode = gr.Dropdown(MEMORY_CHOICES, value="auto", label="GPU memory")
+            vae_tiling = gr.Checkbox(False, label="VAE tiling (less memory when decoding)")
     duration.release(lambda seconds: frames_for_duration(seconds), duration, num_frames, queue=False,
                      api_visibility="private")
     return SettingsPanel(prompt, negative, size, duration, num_frames, steps, guidance, flow_shift, conditioning,
-                         seed, solver, fit, timing, lora_paths, lora_scales)
+                         seed, solver, fit, timing, lora_paths, lora_scales, speed_mode, memory_mode, vae_tiling)
 
 
 @dataclass
