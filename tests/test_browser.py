@@ -100,3 +100,51 @@ def test_bad_input_shows_a_clear_message_in_the_page(page):
     status = page.locator("#outpaint-status")
     status.get_by_text("video: is missing").wait_for(timeout=30_000)
     assert "Traceback" not in status.inner_text()
+
+
+def test_click_and_paint_keyframes_track_and_preview_overlay(page, media_dir, running_app):
+    page.get_by_role("tab", name="Edit").click()
+    clear_video = page.locator("#edit-video").get_by_role("button", name="Clear")
+    if clear_video.count():
+        clear_video.first.click()
+    page.locator("#edit-video input[type=file]").set_input_files(str(media_dir / "square.mp4"))
+    page.locator("#edit-canvas canvas").first.wait_for(timeout=60_000)
+    frame_slider = page.locator("#edit-frame input[type=range]")
+    frame_number = page.locator("#edit-frame input[type=number]")
+    frame_slider.focus()
+    for _ in range(20):  # arrow keys move the slider one frame each, as a person would
+        if frame_number.input_value() == "10":
+            break
+        frame_slider.press("ArrowRight")
+        page.wait_for_timeout(150)
+    assert frame_number.input_value() == "10"
+    page.wait_for_timeout(1500)
+
+    page.get_by_role("tab", name="Click (segment-anything)").click()
+    image = page.locator("#edit-click-image img")
+    image.wait_for(timeout=30_000)
+    image.click()  # the centre of the shown frame
+    for _ in range(120):
+        if running_app.services._segmenter is not None and running_app.services._segmenter._predictor is not None:
+            break
+        page.wait_for_timeout(500)
+    assert running_app.services._segmenter._predictor is not None  # the click reached segment-anything
+
+    page.locator("#tab-edit").get_by_role("tab", name="Paint", exact=True).click()
+    page.locator("#edit-canvas").get_by_role("button", name="Brush", exact=True).click()
+    canvas = page.locator("#edit-canvas canvas").first.bounding_box()
+    x, y = canvas["x"] + canvas["width"] * 0.55, canvas["y"] + canvas["height"] * 0.45
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + canvas["width"] * 0.2, y + canvas["height"] * 0.1, steps=8)
+    page.mouse.up()
+    page.locator("#edit-keep").click()
+    page.locator("#edit-keyframes").get_by_text("frame 10").wait_for(timeout=30_000)
+
+    page.locator("#edit-mask-type").get_by_text("Tracking", exact=True).click()
+    page.locator("#tab-edit").get_by_label("Prompt", exact=True).fill("a bird")
+    page.locator("#edit-preview").click()
+    page.locator("#edit-preview-video video").wait_for(timeout=120_000)
+    status = page.locator("#edit-status")
+    assert "tracked through the clip from keyframe(s)" in status.inner_text()
+    page.screenshot(path=str(ARTIFACTS / "edit_tracking_preview.png"), full_page=True)

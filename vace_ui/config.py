@@ -17,13 +17,15 @@ DEFAULT_MODEL = "Wan-AI/Wan2.1-VACE-1.3B-diffusers"
 class AppConfig:
     """model: a catalog id, a Hugging Face id, a local folder, or `tiny-random`.
     device: `auto` (CUDA when present, else CPU), `cuda`, `cuda:1`, `cpu`.
-    backend: the backend selected when the app starts (`local` or a remote provider's name)."""
+    backend: the backend selected when the app starts (`local` or a remote provider's name).
+    sam_model: which segment-anything model answers clicks; `tiny-random` is a random-weight one for tests."""
 
     model: str = DEFAULT_MODEL
     models_dir: Path = REPO_ROOT / "models"
     output_dir: Path = REPO_ROOT / "outputs"
     device: str = "auto"
     backend: str = "local"
+    sam_model: str = "auto"  # segment-anything: auto (largest checkpoint in models/sam), vit_b, vit_l, vit_h, tiny-random
 
     @classmethod
     def from_env(cls, env: dict | None = None) -> "AppConfig":
@@ -34,4 +36,5 @@ class AppConfig:
             output_dir=Path(env.get("VACE_OUTPUT_DIR", REPO_ROOT / "outputs")),
             device=env.get("VACE_DEVICE", "auto"),
             backend=env.get("VACE_BACKEND", "local"),
+            sam_model=env.get("VACE_SAM_MODEL", "auto"),
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .backends.base import Backend
 from .backends.local import LocalBackend
@@ -17,6 +17,19 @@ class Services:
     store: JobStore
     backends: dict[str, Backend]
     runner: JobRunner
+    _segmenter: object = field(default=None, repr=False)
+
+    def segmenter(self):
+        """The segment-anything model that answers clicks (built on first use; raises when weights are missing)."""
+        if self._segmenter is None:
+            from .masks.sam import SamSegmenter, build_tiny_sam
+
+            if self.config.sam_model == "tiny-random":
+                self._segmenter = SamSegmenter(model=build_tiny_sam(), device="cpu")
+            else:
+                model_type = None if self.config.sam_model == "auto" else self.config.sam_model
+                self._segmenter = SamSegmenter(model_type=model_type)
+        return self._segmenter
 
     @property
     def local(self) -> LocalBackend:

@@ -287,8 +287,8 @@ def estimate_run(model_name: str, width: int, height: int, num_frames: int, step
         memory = choose_memory_mode(free_bytes or 0, model_name, width, height, num_frames) if free_bytes else MemoryMode.GPU
     row = _gpu_row(gpu_name)
     on_cpu = gpu_name is not None and "cpu" in gpu_name.lower()
-    where = "on this GPU" if row else (f"on an {REFERENCE_GPU.split('GeForce ')[-1]}" if gpu_name is None
-                                      else "on this CPU" if on_cpu else "on this GPU (unknown model: rough)")
+    where = "on this CPU" if on_cpu else "on this GPU" if row else (
+        f"on an {REFERENCE_GPU.split('GeForce ')[-1]}" if gpu_name is None else "on this GPU (unknown model: rough)")
     peak, mfu = row or (_gpu_row(REFERENCE_GPU) if gpu_name is None else (100.0, DEFAULT_MFU))
     cuda = gpu_name is None or "cpu" not in gpu_name.lower()
     vram = estimate_vram_gb(spec, width, height, num_frames, speed, memory, vae_tiling, num_references)

@@ -30,7 +30,7 @@ def build_app(services: Services) -> gr.Blocks:
     tab_specs = [
         (Capability.REFERENCE, "Reference", reference_inputs),
         (Capability.REPAINT, "Repaint", repaint_inputs),
-        (Capability.EDIT, "Edit", lambda: edit_inputs(controller.scratch)),
+        (Capability.EDIT, "Edit", lambda: edit_inputs(services, controller.scratch)),
         (Capability.EXTEND, "Extend", extend_inputs),
         (Capability.OUTPAINT, "Outpaint", outpaint_inputs),
     ]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import gradio as gr
@@ -29,6 +29,7 @@ class TabInputs:
     components: set
     request: Callable[[dict], CapabilityRequest]
     restore: Callable[[dict], dict]
+    extra_outputs: set = field(default_factory=set)  # components restore updates besides `components`
 
 
 @dataclass

@@ -70,7 +70,8 @@ def render_history(store: JobStore, tabs: gr.Tabs, rendered: dict[Capability, Re
 
     every_restorable = {tabs}
     for target in rendered.values():
-        every_restorable |= target.inputs.components | target.settings.components | {target.settings.duration}
+        every_restorable |= (target.inputs.components | target.inputs.extra_outputs | target.settings.components
+                             | {target.settings.duration})
     hidden = {"api_visibility": "private", "queue": False}
     refresh_button.click(history.refresh, None, table, **hidden)
     table.select(on_select, None, {selected, video, details}, **hidden)
