@@ -28,7 +28,7 @@ def settings(**changes):
     return GenerationSettings(**{"prompt": "a cat", "num_frames": 9, **changes})
 
 
-def annotate(kind, frames, total):
+def annotate(kind, frames, total, source=None):
     return annotators.get(kind).process(frames, total)
 
 

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from .backends.base import Backend
 from .backends.local import LocalBackend
 from .config import AppConfig
+from .jobs.context import file_context
+from .jobs.control_cache import ControlCache
 from .jobs.runner import JobRunner
 from .jobs.store import JobStore
 
@@ -17,6 +19,7 @@ class Services:
     store: JobStore
     backends: dict[str, Backend]
     runner: JobRunner
+    control_cache: ControlCache = field(default_factory=ControlCache)
     _segmenter: object = field(default=None, repr=False)
 
     def segmenter(self):
@@ -44,5 +47,6 @@ def create_services(config: AppConfig) -> Services:
     local = LocalBackend(config.model, config.models_dir, config.device, config.output_dir / "measured_speed.json")
     backends: dict[str, Backend] = {"local": local}
     backends.update({name: backend_class() for name, backend_class in REMOTE_BACKENDS.items()})
-    runner = JobRunner(store, backends)
-    return Services(config, store, backends, runner)
+    cache = ControlCache()
+    runner = JobRunner(store, backends, context_factory=lambda progress=None: file_context(progress, cache))
+    return Services(config, store, backends, runner, cache)

@@ -49,7 +49,9 @@ class MediaSource(Protocol):
         """(H, W) uint8, 255 = edit."""
 
 
-Annotate = Callable[[str, Iterable[np.ndarray], int], Iterator[np.ndarray]]
+# (control kind, frames, count, source) -> control frames. `source` = (video path, spatial plan, source frame
+# indices) identifies the clip exactly, so a context may serve a cached result instead of annotating again.
+Annotate = Callable[..., Iterator[np.ndarray]]
 Track = Callable[[np.ndarray, dict[int, np.ndarray]], np.ndarray]
 
 
@@ -120,7 +122,8 @@ def compile_repaint(request: RepaintRequest, settings: GenerationSettings, ctx: 
     x0, y0, x1, y1 = clip.spatial.covered_box
     control = gray_video(n, width, height)
     inner = (frame[y0:y1, x0:x1] for frame in clip.frames)
-    for index, out in enumerate(ctx.annotate(request.control, inner, n)):
+    source = (request.video, clip.spatial, clip.timing.source_indices)
+    for index, out in enumerate(ctx.annotate(request.control, inner, n, source=source)):
         control[index, y0:y1, x0:x1] = out
     mask = full_mask(n, width, height)
     notes = clip.notes + [f"control: {request.control}, strength {request.strength:g}"]

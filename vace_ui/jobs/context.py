@@ -6,7 +6,10 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 
+import numpy as np
+
 from ..core.compile import CompileContext
+from .control_cache import ControlCache
 from ..media import images, video
 
 
@@ -26,15 +29,25 @@ class FileMedia:
         return images.read_mask_image(path, field)
 
 
-def file_context(progress: Callable[[str, int, int], None] | None = None) -> CompileContext:
-    """A CompileContext over real files. `progress(label, done, total)` hears about annotation progress."""
+def file_context(progress: Callable[[str, int, int], None] | None = None,
+                 cache: ControlCache | None = None) -> CompileContext:
+    """A CompileContext over real files. `progress(label, done, total)` hears about annotation progress; `cache`
+    serves control videos computed before for the same clip and fills it with new ones."""
     from .. import annotators
 
-    def annotate(kind, frames, total):
+    def annotate(kind, frames, total, source=None):
+        key = cache.key(source[0], kind, (source[1], tuple(source[2]))) if cache is not None and source else None
+        cached = cache.get(key) if key is not None else None
+        if cached is not None:
+            yield from cached
+            return
         report = (lambda done, count: progress(f"control {kind}", done, count)) if progress else None
         # A shallow copy shares the loaded weights but keeps this clip's per-frame state (flow, layout) apart
         # from any other job or preview running at the same time; process() resets that state on the copy.
-        return copy.copy(annotators.get(kind)).process(frames, total, report)
+        computed = list(copy.copy(annotators.get(kind)).process(frames, total, report))
+        if key is not None:
+            cache.put(key, np.stack(computed))
+        yield from computed
 
     try:
         from ..masks.tracker import track_masks

@@ -29,7 +29,7 @@ def build_app(services: Services) -> gr.Blocks:
     controller = TabController(services)
     tab_specs = [
         (Capability.REFERENCE, "Reference", reference_inputs),
-        (Capability.REPAINT, "Repaint", repaint_inputs),
+        (Capability.REPAINT, "Repaint", lambda: repaint_inputs(controller.scratch)),
         (Capability.EDIT, "Edit", lambda: edit_inputs(services, controller.scratch)),
         (Capability.EXTEND, "Extend", extend_inputs),
         (Capability.OUTPAINT, "Outpaint", outpaint_inputs),

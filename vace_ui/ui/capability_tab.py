@@ -14,6 +14,7 @@ import gradio as gr
 
 from ..core.errors import InputError, MediaError
 from ..core.requests import Capability, CapabilityRequest
+from ..jobs.context import file_context
 from ..jobs.preview import compile_preview, write_bundle, write_preview
 from ..jobs.runner import Progress
 from ..jobs.store import Job, JobStatus
@@ -66,7 +67,8 @@ class TabController:
 
     def _compile(self, inputs: TabInputs, settings: SettingsPanel, data: dict):
         request = inputs.request(data)
-        return request, settings.read(data), compile_preview(request, settings.read(data))
+        context = file_context(cache=self.services.control_cache)
+        return request, settings.read(data), compile_preview(request, settings.read(data), context)
 
     def preview(self, inputs: TabInputs, settings: SettingsPanel, panel: ResultPanel, data: dict) -> dict:
         try:

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+
 import gradio as gr
+import numpy as np
 
 from .. import annotators
+from ..annotators import AnnotatorError
 from ..core import constants as C
+from ..core.compile import compile_request, load_clip
+from ..core.errors import InputError, MediaError
 from ..core.requests import (
     ExtendRequest,
     OutpaintRequest,
@@ -14,6 +22,9 @@ from ..core.requests import (
     RefRole,
     RepaintRequest,
 )
+from ..core.settings import GenerationSettings
+from ..jobs.context import file_context
+from ..media.video import write_video
 from .capability_tab import TabInputs
 
 ROLE_CHOICES = [("Subject", RefRole.SUBJECT.value), ("Background", RefRole.BACKGROUND.value)]
@@ -50,7 +61,20 @@ def reference_inputs() -> TabInputs:
     return TabInputs({component for slot in slots for component in slot}, request, restore)
 
 
-def repaint_inputs() -> TabInputs:
+QUICK_PREVIEW_FRAMES = 17
+
+
+def quick_control_preview(request: RepaintRequest, folder: Path) -> Path:
+    """Source | control side by side for the first 17 frames at 832x480-area, to judge a control kind quickly."""
+    settings = GenerationSettings(prompt="(preview)", num_frames=QUICK_PREVIEW_FRAMES)
+    context = file_context()
+    compiled = compile_request(replace(request, control_mask=None), settings, context)
+    clip = load_clip(context, request.video, "video", compiled.num_frames, settings.timing, settings.preset_size,
+                     settings.fit)
+    return write_video(folder / "control_preview.mp4", np.concatenate([clip.frames, compiled.video], axis=2), C.OUTPUT_FPS)
+
+
+def repaint_inputs(scratch: Path) -> TabInputs:
     video = gr.Video(label="Source video", sources=["upload"], elem_id="repaint-video")
     kinds = annotators.available()
     with gr.Row():
@@ -63,9 +87,24 @@ def repaint_inputs() -> TabInputs:
         control_mask = gr.Image(label="Apply control only inside this mask (optional, white = inside)",
                                 type="filepath", image_mode="L", height=160)
 
+    with gr.Row():
+        quick = gr.Button("Quick control preview (first 17 frames)", size="sm", elem_id="repaint-quick-preview")
+    quick_video = gr.Video(label="Source | control", interactive=False, elem_id="repaint-control-preview")
+
     def request(data: dict) -> RepaintRequest:
         ref = ReferenceImage(data[reference]) if data[reference] else None
         return RepaintRequest(data[video] or "", data[control] or "", float(data[strength]), ref, data[control_mask])
+
+    def on_quick(data: dict):
+        try:
+            path = quick_control_preview(request(data), Path(tempfile.mkdtemp(dir=scratch)))
+        except (InputError, MediaError, AnnotatorError) as error:
+            gr.Warning(str(error))
+            return None
+        return str(path)
+
+    quick.click(on_quick, {video, control, strength, reference, control_mask}, quick_video, concurrency_id="preview",
+                api_visibility="private")
 
     def restore(saved: dict) -> dict:
         ref = saved.get("reference")
