@@ -148,3 +148,16 @@ def test_click_and_paint_keyframes_track_and_preview_overlay(page, media_dir, ru
     status = page.locator("#edit-status")
     assert "tracked through the clip from keyframe(s)" in status.inner_text()
     page.screenshot(path=str(ARTIFACTS / "edit_tracking_preview.png"), full_page=True)
+
+
+def test_reference_cut_out_with_a_click(page, media_dir):
+    page.get_by_role("tab", name="Reference").click()
+    page.locator("#tab-reference").get_by_text("Cut a subject out of a photo").click()
+    page.locator("#reference-cut-photo input[type=file]").set_input_files(str(media_dir / "ref.png"))
+    photo = page.locator("#reference-cut-photo img")
+    photo.wait_for(timeout=30_000)
+    page.wait_for_timeout(1000)
+    photo.click()
+    page.locator("#reference-cut-result img").wait_for(timeout=60_000)
+    page.locator("#reference-cut-use").click()
+    page.locator("#reference-image-0 img").wait_for(timeout=30_000)

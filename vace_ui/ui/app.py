@@ -10,7 +10,7 @@ from ..core.requests import Capability
 from ..services import Services
 from .api import render_api
 from .capability_tab import TabController, render_capability_tab
-from .edit_tab import edit_inputs
+from .edit_tab import ClickSegmenter, edit_inputs
 from .history import render_history
 from .settings_tab import render_settings_tab
 from .tabs import extend_inputs, outpaint_inputs, reference_inputs, repaint_inputs
@@ -27,10 +27,11 @@ def _model_banner(services: Services) -> str:
 
 def build_app(services: Services) -> gr.Blocks:
     controller = TabController(services)
+    clicker = ClickSegmenter(services)
     tab_specs = [
-        (Capability.REFERENCE, "Reference", reference_inputs),
+        (Capability.REFERENCE, "Reference", lambda: reference_inputs(clicker, controller.scratch)),
         (Capability.REPAINT, "Repaint", lambda: repaint_inputs(controller.scratch)),
-        (Capability.EDIT, "Edit", lambda: edit_inputs(services, controller.scratch)),
+        (Capability.EDIT, "Edit", lambda: edit_inputs(clicker, controller.scratch)),
         (Capability.EXTEND, "Extend", extend_inputs),
         (Capability.OUTPAINT, "Outpaint", outpaint_inputs),
     ]

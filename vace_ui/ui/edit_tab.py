@@ -70,8 +70,7 @@ class ClickSegmenter:
             return segmenter.segment(clicks)
 
 
-def edit_inputs(services: Services, scratch: Path) -> TabInputs:
-    clicker = ClickSegmenter(services)
+def edit_inputs(clicker: ClickSegmenter, scratch: Path) -> TabInputs:
     session = gr.State(MaskSession())
     video = gr.Video(label="Source video", sources=["upload"], elem_id="edit-video")
     frame = gr.Slider(0, 1, value=0, step=1, label="Frame to mask", elem_id="edit-frame")

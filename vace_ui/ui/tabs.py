@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import tempfile
 from dataclasses import replace
 from pathlib import Path
@@ -13,7 +14,8 @@ from .. import annotators
 from ..annotators import AnnotatorError
 from ..core import constants as C
 from ..core.compile import compile_request, load_clip
-from ..core.errors import InputError, MediaError
+from ..core.errors import BackendUnavailable, InputError, MediaError
+from ..core.geometry import fit_on_canvas
 from ..core.requests import (
     ExtendRequest,
     OutpaintRequest,
@@ -24,8 +26,11 @@ from ..core.requests import (
 )
 from ..core.settings import GenerationSettings
 from ..jobs.context import file_context
+from ..masks.ops import cut_out
+from ..media.images import write_png
 from ..media.video import write_video
 from .capability_tab import TabInputs
+from .edit_tab import ClickSegmenter
 
 ROLE_CHOICES = [("Subject", RefRole.SUBJECT.value), ("Background", RefRole.BACKGROUND.value)]
 
@@ -37,7 +42,7 @@ def reference_image_slot(label: str, elem_id: str) -> tuple[gr.Image, gr.Radio]:
     return image, role
 
 
-def reference_inputs() -> TabInputs:
+def reference_inputs(clicker: ClickSegmenter, scratch: Path) -> TabInputs:
     gr.Markdown("Up to 3 reference images (subjects work best cut out on white or transparent). "
                 "With none, the video is generated from the prompt alone.")
     slots = []
@@ -45,6 +50,35 @@ def reference_inputs() -> TabInputs:
         for index in range(C.MAX_REFERENCES):
             with gr.Column(min_width=120):
                 slots.append(reference_image_slot(f"Reference {index + 1}", f"reference-image-{index}"))
+    with gr.Accordion("Cut a subject out of a photo (segment-anything)", open=False):
+        with gr.Row():
+            photo = gr.Image(label="Photo: click the subject", type="numpy", image_mode="RGB",
+                             elem_id="reference-cut-photo", height=300)
+            cut = gr.Image(label="Cut out on white", type="filepath", interactive=False, elem_id="reference-cut-result",
+                           height=300)
+        with gr.Row():
+            target = gr.Dropdown([(f"Reference {i + 1}", i) for i in range(C.MAX_REFERENCES)], value=0,
+                                 label="Use as", scale=1)
+            use = gr.Button("Use the cut-out", size="sm", elem_id="reference-cut-use", scale=1)
+    clicks = gr.State([])
+
+    def on_photo_click(image, points, event: gr.SelectData):
+        if image is None:
+            return {}
+        points = list(points) + [(int(event.index[0]), int(event.index[1]), True)]
+        try:
+            mask = clicker.segment(image, ("photo", hashlib.sha1(image.tobytes()).hexdigest()), points)
+        except (BackendUnavailable, InputError) as error:
+            gr.Warning(str(error))
+            return {clicks: []}
+        path = Path(tempfile.mkdtemp(dir=scratch)) / "subject.png"
+        write_png(path, fit_on_canvas(cut_out(image, mask, crop=True), *image.shape[1::-1]))
+        return {clicks: points, cut: str(path)}
+
+    photo.select(on_photo_click, [photo, clicks], {clicks, cut}, concurrency_id="preview", api_visibility="private")
+    photo.upload(lambda: [], None, clicks, queue=False, api_visibility="private")
+    use.click(lambda path, index: {slots[int(index)][0]: path} if path else {}, [cut, target],
+              {image for image, _ in slots}, queue=False, api_visibility="private")
 
     def request(data: dict) -> ReferenceRequest:
         return ReferenceRequest(tuple(ReferenceImage(data[image], RefRole(data[role])) for image, role in slots
