@@ -70,14 +70,9 @@ def _validate(keyframes: Mapping[int, np.ndarray], n_frames: int,
 def fixed_masks(n_frames: int, keyframes: Mapping[int, np.ndarray]) -> np.ndarray:
     """mask_type `fixed`: each keyframe mask holds from its frame until the next keyframe; the first one also
     holds backwards to frame 0. Returns (n_frames, H, W) bool."""
-    keys = _validate(keyframes, n_frames, None)
-    order = sorted(keys)
-    out = np.empty((n_frames,) + keys[order[0]].shape, dtype=bool)
-    for position, index in enumerate(order):
-        start = 0 if position == 0 else index
-        stop = order[position + 1] if position + 1 < len(order) else n_frames
-        out[start:stop] = keys[index]
-    return out
+    from ..core.compile_edit import hold_keyframes
+
+    return hold_keyframes(n_frames, _validate(keyframes, n_frames, None))
 
 
 def _signed_distance(mask: np.ndarray) -> np.ndarray:
