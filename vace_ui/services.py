@@ -34,6 +34,20 @@ class Services:
                 self._segmenter = SamSegmenter(model_type=model_type)
         return self._segmenter
 
+    def sam_refiner(self):
+        """Per-frame segment-anything refinement for tracking when real SAM weights are present, else None. It
+        shares the click segmenter's weights but has its own image state."""
+        from .masks.sam import SamRefiner, SamSegmenter, SamWeightsMissing, find_checkpoint
+
+        if self.config.sam_model == "tiny-random":
+            return None
+        try:
+            find_checkpoint(None if self.config.sam_model == "auto" else self.config.sam_model)
+            clicks = self.segmenter()
+            return SamRefiner(SamSegmenter(model=clicks.model, device=clicks.device))
+        except SamWeightsMissing:
+            return None
+
     @property
     def local(self) -> LocalBackend:
         return self.backends["local"]  # type: ignore[return-value]
@@ -48,5 +62,8 @@ def create_services(config: AppConfig) -> Services:
     backends: dict[str, Backend] = {"local": local}
     backends.update({name: backend_class() for name, backend_class in REMOTE_BACKENDS.items()})
     cache = ControlCache()
-    runner = JobRunner(store, backends, context_factory=lambda progress=None: file_context(progress, cache))
-    return Services(config, store, backends, runner, cache)
+    services = Services(config, store, backends, None, cache)  # type: ignore[arg-type]
+    services.runner = JobRunner(
+        store, backends, context_factory=lambda progress=None: file_context(progress, cache, services.sam_refiner)
+    )
+    return services

@@ -30,9 +30,11 @@ class FileMedia:
 
 
 def file_context(progress: Callable[[str, int, int], None] | None = None,
-                 cache: ControlCache | None = None) -> CompileContext:
+                 cache: ControlCache | None = None,
+                 refiner: Callable[[], object | None] | None = None) -> CompileContext:
     """A CompileContext over real files. `progress(label, done, total)` hears about annotation progress; `cache`
-    serves control videos computed before for the same clip and fills it with new ones."""
+    serves control videos computed before for the same clip and fills it with new ones; `refiner()` gives the
+    per-frame segment-anything refiner for tracking (None: flow tracking alone), asked only when tracking runs."""
     from .. import annotators
 
     def annotate(kind, frames, total, source=None):
@@ -49,8 +51,10 @@ def file_context(progress: Callable[[str, int, int], None] | None = None,
             cache.put(key, np.stack(computed))
         yield from computed
 
-    try:
+    def track(frames, keyframes):
         from ..masks.tracker import track_masks
-    except ImportError:  # tracking arrives with the masks layer
-        track_masks = None
-    return CompileContext(media=FileMedia(), annotate=annotate, track=track_masks)
+
+        report = (lambda done, count: progress("tracking mask", done, count)) if progress else None
+        return track_masks(frames, keyframes, refiner=refiner() if refiner else None, progress=report)
+
+    return CompileContext(media=FileMedia(), annotate=annotate, track=track)

@@ -145,6 +145,12 @@ class SamSegmenter:
         self.device = device
         self._predictor = SamPredictor(self._model)
 
+    @property
+    def model(self):
+        """The loaded network (loads it first), e.g. to share its weights with a second segmenter."""
+        self.load()
+        return self._model
+
     def set_image(self, frame: np.ndarray) -> None:
         """Embed an (H, W, 3) uint8 RGB image (RGBA: alpha dropped). The expensive step: once per frame."""
         frame = np.asarray(frame)
