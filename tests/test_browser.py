@@ -161,3 +161,26 @@ def test_reference_cut_out_with_a_click(page, media_dir):
     page.locator("#reference-cut-result img").wait_for(timeout=60_000)
     page.locator("#reference-cut-use").click()
     page.locator("#reference-image-0 img").wait_for(timeout=30_000)
+
+
+def test_backend_choice_explains_what_it_ignores_and_distill_preset_fills_settings(page):
+    page.get_by_role("tab", name="Repaint").click()
+    tab = page.locator("#tab-repaint")
+    backend = page.locator("#repaint-backend input")
+    backend.click()
+    page.get_by_role("option", name="DashScope").click()
+    note = page.locator("#repaint-backend-note")
+    note.get_by_text("Not used by this backend").wait_for(timeout=30_000)
+    assert "API key missing" in note.inner_text() and "guidance_scale" in note.inner_text()
+    backend.click()
+    page.get_by_role("option", name="Local GPU (diffusers)").click()
+    tab.get_by_text("Local speed and memory").click()
+    preset = tab.get_by_label("Step-distilled LoRA preset")
+    preset.click()
+    page.get_by_role("option").filter(has_text="lightx2v").click()
+    tab.get_by_label("Its LoRA file (path or Hugging Face id)").fill("loras/lightx2v.safetensors")
+    tab.get_by_role("button", name="Apply preset").click()
+    tab.get_by_text("lightx2v StepDistill").wait_for(timeout=30_000)
+    tab.get_by_text("Generation settings").click()
+    assert tab.get_by_label("number input for Steps").input_value() == "4"
+    assert "loras/lightx2v.safetensors" in tab.get_by_label("LoRAs (up to 3: file path or Hugging Face id, one per line)").input_value()

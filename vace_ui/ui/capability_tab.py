@@ -7,19 +7,23 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import gradio as gr
 
 from ..core.errors import InputError, MediaError
 from ..core.requests import Capability, CapabilityRequest
+from ..core.settings import GenerationSettings
 from ..jobs.context import file_context
 from ..jobs.preview import compile_preview, write_bundle, write_preview
 from ..jobs.runner import Progress
 from ..jobs.store import Job, JobStatus
 from ..services import Services
 from .components import ResultPanel, SettingsPanel, result_panel, settings_panel
+
+
+GENERATION_FIELDS = [f.name for f in fields(GenerationSettings) if f.name not in ("prompt",)]
 
 
 @dataclass
@@ -52,6 +56,21 @@ def format_job(job: Job) -> str:
     if job.timings.get("total_s"):
         lines.append(f"\nTook {job.timings['total_s']:.1f} s; seed {job.settings.get('seed')}.")
     return "\n".join(lines)
+
+
+def backend_summary(backend, capability: Capability) -> str:
+    """What a backend does with this tab: whether it supports it, which settings it honours and which it ignores."""
+    caps = backend.capabilities()
+    if capability not in caps.capabilities:
+        return f"⚠️ {backend.label} does not offer this capability; choose another backend."
+    honoured = set(caps.settings) | ({"fit", "timing"} if caps.needs_compiled_inputs else set())  # our own compile
+    ignored = sorted(set(GENERATION_FIELDS) - honoured)
+    text = f"{backend.label}: {backend.status().rstrip('.')}."
+    if ignored:
+        text += f" Not used by this backend: {', '.join(ignored)}."
+    if caps.notes:
+        text += f" {caps.notes}"
+    return text
 
 
 def _error_text(error: Exception) -> str:
@@ -151,6 +170,10 @@ def render_capability_tab(
     )
     if on_finished is not None:
         on_finished(ran)
+    def describe_backend(name: str) -> str:
+        return backend_summary(controller.services.backends[name], capability)
+
+    panel.backend.change(describe_backend, panel.backend, panel.backend_note, queue=False, **hidden)
     panel.cancel_button.click(lambda job_id: controller.cancel(panel, job_id), panel.job_id, panel.status,
                               queue=False, **hidden)
     return RenderedTab(capability, tab, inputs, settings, panel)

@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 import gradio as gr
 
+from ..backends.local_modes import DISTILL_PRESETS, apply_distill_preset, distill_preset
 from ..core import constants as C
+from ..core.errors import InputError
 from ..core.settings import FitMode, FrameTiming, GenerationSettings, LoraSpec, Solver, frames_for_duration
 
 FIT_CHOICES = [
@@ -125,10 +127,29 @@ def settings_panel(default_size: str = C.DEFAULT_SIZE, sizes: list[str] | None =
             speed_mode = gr.Dropdown(SPEED_CHOICES, value="off", label="Speed")
             memory_mode = gr.Dropdown(MEMORY_CHOICES, value="auto", label="GPU memory")
             vae_tiling = gr.Checkbox(False, label="VAE tiling (less memory when decoding)")
+        with gr.Row():
+            preset = gr.Dropdown([(f"{p.name}: {p.steps} steps, guidance {p.guidance_scale:g}", p.name)
+                                  for p in DISTILL_PRESETS], value=None, label="Step-distilled LoRA preset")
+            preset_lora = gr.Textbox(label="Its LoRA file (path or Hugging Face id)")
+            apply_preset = gr.Button("Apply preset", size="sm")
+        preset_note = gr.Markdown()
     duration.release(lambda seconds: frames_for_duration(seconds), duration, num_frames, queue=False,
                      api_visibility="private")
-    return SettingsPanel(prompt, negative, size, duration, num_frames, steps, guidance, flow_shift, conditioning,
-                         seed, solver, fit, timing, lora_paths, lora_scales, speed_mode, memory_mode, vae_tiling)
+    panel = SettingsPanel(prompt, negative, size, duration, num_frames, steps, guidance, flow_shift, conditioning,
+                          seed, solver, fit, timing, lora_paths, lora_scales, speed_mode, memory_mode, vae_tiling)
+
+    def on_apply_preset(data: dict) -> dict:
+        if not data[preset]:
+            return {preset_note: "Choose a preset first."}
+        try:
+            settings = apply_distill_preset(panel.read(data), data[preset], data[preset_lora] or "")
+        except InputError as error:
+            return {preset_note: f"❌ {error}"}
+        return {**panel.values_for(settings), preset_note: distill_preset(data[preset]).note}
+
+    apply_preset.click(on_apply_preset, panel.components | {preset, preset_lora},
+                       panel.components | {panel.duration, preset_note}, queue=False, api_visibility="private")
+    return panel
 
 
 @dataclass
@@ -145,10 +166,12 @@ class ResultPanel:
     status: gr.Markdown
     job_id: gr.State
     backend: gr.Dropdown
+    backend_note: gr.Markdown
 
 
 def result_panel(capability: str, backends: list[tuple[str, str]], default_backend: str) -> ResultPanel:
     backend = gr.Dropdown(backends, value=default_backend, label="Generate on", elem_id=f"{capability}-backend")
+    backend_note = gr.Markdown(elem_id=f"{capability}-backend-note")
     with gr.Row():
         preview_button = gr.Button("Preview model input", elem_id=f"{capability}-preview")
         bundle_button = gr.Button("Export input bundle", elem_id=f"{capability}-bundle")
@@ -162,4 +185,4 @@ def result_panel(capability: str, backends: list[tuple[str, str]], default_backe
     bundle_file = gr.File(label="Input bundle (PNG frames, masks, references, manifest)", visible=True,
                           elem_id=f"{capability}-bundle-file")
     return ResultPanel(preview_button, bundle_button, generate_button, cancel_button, preview_video, bundle_file,
-                       video, status, gr.State(None), backend)
+                       video, status, gr.State(None), backend, backend_note)
