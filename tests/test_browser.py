@@ -28,14 +28,14 @@ def page(running_app):
         browser.close()
 
 
-def set_small_settings(page, tab: str) -> None:
+def set_small_settings(page, tab: str, size_text: str = "128x128", frames: str = "9") -> None:
     """Tiny-model settings a person would type: 128x128, 9 frames, 2 steps, seed 5."""
     panel = page.locator(f"#tab-{tab}")
     panel.get_by_text("Generation settings").click()
     size = panel.get_by_label("Size (W x H)")
-    size.fill("128x128")
+    size.fill(size_text)
     size.press("Enter")
-    for label, value in (("Frames (4n+1)", "9"), ("Seed (-1 = random)", "5")):
+    for label, value in (("Frames (4n+1)", frames), ("Seed (-1 = random)", "5")):
         field = panel.get_by_label(label)
         field.fill(value)
         field.press("Tab")
@@ -184,3 +184,52 @@ def test_backend_choice_explains_what_it_ignores_and_distill_preset_fills_settin
     tab.get_by_text("Generation settings").click()
     assert tab.get_by_label("number input for Steps").input_value() == "4"
     assert "loras/lightx2v.safetensors" in tab.get_by_label("LoRAs (up to 3: file path or Hugging Face id, one per line)").input_value()
+
+
+PROVIDER_RUNS = {  # provider: (size, frames, use a reference image) within each provider's documented limits
+    "dashscope": ("1280x720", "17", True), "wavespeed": ("832x480", "81", False),
+    "replicate": ("832x480", "17", False), "comfyui": ("832x480", "17", False), "jiekou": ("832x480", "81", False),
+}
+
+
+@pytest.mark.parametrize("provider", list(PROVIDER_RUNS))
+def test_hosted_backend_from_the_browser_to_history(page, running_app, media_dir, provider):
+    from fakes.harness import KEY
+    from test_remote_api_matrix import FAKES
+
+    size, frames, with_reference = PROVIDER_RUNS[provider]
+    backend = running_app.services.backends[provider]
+    with FAKES[provider]() as fake:
+        backend.poll_interval = 0.02
+        page.reload()
+        page.get_by_role("tab", name="Settings").click()
+        page.locator(f"#settings-{provider}-key input").fill(KEY)
+        page.locator(f"#settings-{provider}-url textarea").fill(fake.base_url)
+        page.locator("#settings-apply").click()
+        page.locator("#settings-status").get_by_text(f"ready ({fake.base_url})").wait_for(timeout=30_000)
+        assert page.locator(f"#settings-{provider}-key input").input_value() == ""  # the key is not echoed
+        try:
+            page.get_by_role("tab", name="Reference").click()
+            if with_reference:
+                page.locator("#reference-image-0 input[type=file]").set_input_files(str(media_dir / "ref.png"))
+                page.locator("#reference-image-0 img").wait_for(timeout=30_000)
+            page.locator("#reference-backend input").click()
+            page.get_by_role("option", name=backend.label, exact=True).click()
+            page.locator("#tab-reference").get_by_label("Prompt", exact=True).fill("a lighthouse at dusk")
+            set_small_settings(page, "reference", size, frames)
+            page.locator("#reference-generate").click()
+            page.locator("#reference-status").get_by_text("succeeded").wait_for(timeout=120_000)
+            page.locator("#reference-result video").wait_for(timeout=30_000)
+            page.get_by_role("tab", name="History").click()
+            page.locator("#history-refresh").click()
+            job = next(j for j in running_app.services.store.list() if j.backend == provider)
+            cell = page.locator("#history-table").get_by_text(job.id, exact=True).filter(visible=True).first
+            cell.wait_for(timeout=30_000)
+            cell.click()
+            page.locator("#history-video video").wait_for(timeout=30_000)
+            assert job.status.value == "succeeded" and fake.count("submit") == 1
+        finally:
+            backend.set_api_key(None)
+            backend.set_base_url(None)
+    if provider == "comfyui":
+        page.screenshot(path=str(ARTIFACTS / "hosted_history.png"), full_page=True)

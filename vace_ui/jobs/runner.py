@@ -19,7 +19,8 @@ from pathlib import Path
 
 from ..backends.base import Backend, BackendJob, Phase
 from ..core.compile import CompileContext, compile_request
-from ..core.errors import GenerationCancelled, InputError, MediaError
+from ..annotators.base import AnnotatorError
+from ..core.errors import BackendUnavailable, GenerationCancelled, InputError, MediaError
 from ..core.requests import Capability, CapabilityRequest, request_from_dict, request_to_dict
 from ..core.settings import GenerationSettings
 from ..media.video import copy_with_metadata, write_video
@@ -111,7 +112,7 @@ class JobRunner:
                 return self._run(job, reporter, resume)
             except GenerationCancelled:
                 return self._finish(job_id, JobStatus.CANCELLED, error="Cancelled by the user; nothing was written.")
-            except (InputError, MediaError) as error:
+            except (InputError, MediaError, AnnotatorError, BackendUnavailable) as error:  # the user can act on these
                 return self._finish(job_id, JobStatus.FAILED, error=str(error))
             except Exception as error:  # keep the app up; the message goes to the user, the traceback to the log
                 log.exception("job %s failed", job_id)
