@@ -67,7 +67,7 @@ def backend_summary(backend, capability: Capability) -> str:
     ignored = sorted(set(GENERATION_FIELDS) - honoured)
     text = f"{backend.label}: {backend.status().rstrip('.')}."
     if ignored:
-        text += f" Not used by this backend: {', '.join(ignored)}."
+        text += f" Not used by this backend (hidden): {', '.join(ignored)}."
     if caps.notes:
         text += f" {caps.notes}"
     return text
@@ -170,10 +170,21 @@ def render_capability_tab(
     )
     if on_finished is not None:
         on_finished(ran)
-    def describe_backend(name: str) -> str:
-        return backend_summary(controller.services.backends[name], capability)
+    by_field = settings.by_field()
 
-    panel.backend.change(describe_backend, panel.backend, panel.backend_note, queue=False, **hidden)
+    def on_backend(name: str) -> dict:
+        """Show only the settings the chosen backend honours, and say what it ignores."""
+        backend = controller.services.backends[name]
+        caps = backend.capabilities()
+        honoured = set(caps.settings) | ({"fit", "timing"} if caps.needs_compiled_inputs else set())
+        updates = {component: gr.update(visible=field in honoured)
+                   for field, components in by_field.items() for component in components}
+        updates[panel.backend_note] = backend_summary(backend, capability)
+        return updates
+
+    panel.backend.change(on_backend, panel.backend,
+                         {panel.backend_note} | {c for components in by_field.values() for c in components},
+                         queue=False, **hidden)
     panel.cancel_button.click(lambda job_id: controller.cancel(panel, job_id), panel.job_id, panel.status,
                               queue=False, **hidden)
     return RenderedTab(capability, tab, inputs, settings, panel)

@@ -65,6 +65,16 @@ class SettingsPanel:
                 self.flow_shift, self.conditioning_scale, self.seed, self.solver, self.fit, self.timing,
                 self.lora_paths, self.lora_scales, self.speed_mode, self.memory_mode, self.vae_tiling}
 
+    def by_field(self) -> dict[str, list]:
+        """GenerationSettings field name -> the components that set it (to show only what a backend honours)."""
+        return {
+            "negative_prompt": [self.negative_prompt], "size": [self.size], "num_frames": [self.num_frames, self.duration],
+            "steps": [self.steps], "guidance_scale": [self.guidance_scale], "flow_shift": [self.flow_shift],
+            "conditioning_scale": [self.conditioning_scale], "seed": [self.seed], "solver": [self.solver],
+            "fit": [self.fit], "timing": [self.timing], "loras": [self.lora_paths, self.lora_scales],
+            "speed_mode": [self.speed_mode], "memory_mode": [self.memory_mode], "vae_tiling": [self.vae_tiling],
+        }
+
     def read(self, data: dict) -> GenerationSettings:
         """GenerationSettings from an event's {component: value} dict."""
         paths = [line.strip() for line in (data[self.lora_paths] or "").splitlines() if line.strip()]
