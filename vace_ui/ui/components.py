@@ -145,6 +145,8 @@ def settings_panel(default_size: str = C.DEFAULT_SIZE, sizes: list[str] | None =
         preset_note = gr.Markdown()
     duration.release(lambda seconds: frames_for_duration(seconds), duration, num_frames, queue=False,
                      api_visibility="private")
+    num_frames.change(lambda frames: round((frames or 0) / C.OUTPUT_FPS, 2), num_frames, duration, queue=False,
+                      api_visibility="private")  # .release above fires only on a person's drag: no loop
     panel = SettingsPanel(prompt, negative, size, duration, num_frames, steps, guidance, flow_shift, conditioning,
                           seed, solver, fit, timing, lora_paths, lora_scales, speed_mode, memory_mode, vae_tiling)
 
