@@ -37,3 +37,22 @@ def test_no_sam_weights_means_flow_tracking_alone(tmp_path, monkeypatch, tiny_mo
     tiny = create_services(AppConfig(model="tiny-random", models_dir=tiny_models_dir, output_dir=tmp_path / "p",
                                      sam_model="tiny-random"))
     assert tiny.sam_refiner() is None  # random weights never refine real masks
+
+
+def test_cut_occluders_choice_reaches_the_tracker(media_dir, monkeypatch):
+    import vace_ui.masks.tracker as tracker
+
+    seen = []
+    real = tracker.track_masks
+
+    def recording(frames, keyframes, refiner=None, progress=None, config=None):
+        seen.append(config.occlusion)
+        return real(frames, keyframes, refiner, progress, config)
+
+    monkeypatch.setattr(tracker, "track_masks", recording)
+    settings = GenerationSettings(prompt="a", size="160x128", num_frames=9, fit="crop")
+    for cut in (True, False):
+        request = EditRequest(str(media_dir / "square.mp4"), (MaskKeyframe(str(media_dir / "mask.png"), 0),),
+                              mask_type=MaskType.TRACKING, expand_ratio=0.0, cut_occluders=cut)
+        compile_request(request, settings, file_context())
+    assert seen == [True, False]

@@ -52,14 +52,14 @@ class MediaSource(Protocol):
 # (control kind, frames, count, source) -> control frames. `source` = (video path, spatial plan, source frame
 # indices) identifies the clip exactly, so a context may serve a cached result instead of annotating again.
 Annotate = Callable[..., Iterator[np.ndarray]]
-Track = Callable[[np.ndarray, dict[int, np.ndarray]], np.ndarray]
+Track = Callable[..., np.ndarray]  # (frames, {output frame: mask}, cut_occluders=bool) -> (N, H, W) bool
 
 
 @dataclass
 class CompileContext:
     media: MediaSource
     annotate: Annotate | None = None  # (control kind, frames, count) -> control frames
-    track: Track | None = None  # (frames (N,H,W,3), {output frame: (H,W) bool}) -> (N,H,W) bool
+    track: Track | None = None  # (frames (N,H,W,3), {output frame: (H,W) bool}, cut_occluders) -> (N,H,W) bool
 
 
 @dataclass

@@ -52,7 +52,7 @@ def compile_edit(request: EditRequest, settings: GenerationSettings, ctx: Compil
         if request.mask_type is MaskType.TRACKING:
             if ctx.track is None:
                 raise InputError("mask_type", "tracking is not available here; choose 'fixed'.")
-            masks = ctx.track(clip.frames, keyframes).astype(bool)
+            masks = ctx.track(clip.frames, keyframes, cut_occluders=request.cut_occluders).astype(bool)
             notes.append(f"mask: tracked through the clip from keyframe(s) at output frame(s) {sorted(keyframes)}")
         else:
             masks = hold_keyframes(n, keyframes)

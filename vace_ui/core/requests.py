@@ -109,6 +109,7 @@ class EditRequest:
     expand_ratio: float = 0.05
     mask_shape: MaskShape = MaskShape.EXACT
     references: tuple[ReferenceImage, ...] = ()
+    cut_occluders: bool = True  # tracking: things passing in front are cut out of the mask (off for bending subjects)
     capability = Capability.EDIT
 
     def validate(self) -> None:

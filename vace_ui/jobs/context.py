@@ -51,10 +51,11 @@ def file_context(progress: Callable[[str, int, int], None] | None = None,
             cache.put(key, np.stack(computed))
         yield from computed
 
-    def track(frames, keyframes):
-        from ..masks.tracker import track_masks
+    def track(frames, keyframes, cut_occluders: bool = True):
+        from ..masks.tracker import TrackerConfig, track_masks
 
         report = (lambda done, count: progress("tracking mask", done, count)) if progress else None
-        return track_masks(frames, keyframes, refiner=refiner() if refiner else None, progress=report)
+        return track_masks(frames, keyframes, refiner=refiner() if refiner else None, progress=report,
+                           config=TrackerConfig(occlusion=cut_occluders))
 
     return CompileContext(media=FileMedia(), annotate=annotate, track=track)

@@ -101,6 +101,8 @@ def edit_inputs(clicker: ClickSegmenter, scratch: Path) -> TabInputs:
         expand_ratio = gr.Slider(*C.EXPAND_RATIO_RANGE, value=0.05, step=0.01, label="Expand ratio",
                                  info="Grow the mask by this fraction of its box")
         shape = gr.Dropdown([s.value for s in MaskShape], value=MaskShape.EXACT.value, label="Mask shape")
+        cut_occluders = gr.Checkbox(True, label="Tracking: cut out what passes in front",
+                                    info="Turn off for bending or waving subjects (people, flags, animals)")
     reference = gr.Image(label="Reference (optional)", type="filepath", image_mode="RGBA", height=140)
 
     def describe(state: MaskSession) -> str:
@@ -206,7 +208,7 @@ def edit_inputs(clicker: ClickSegmenter, scratch: Path) -> TabInputs:
         refs = (ReferenceImage(data[reference]),) if data[reference] else ()
         return EditRequest(data[video] or "", tuple(MaskKeyframe(path, index) for index, path in sorted(keyframes.items())),
                            data[mask_video] or None, MaskType(data[mask_type]), float(data[expand_ratio]),
-                           MaskShape(data[shape]), refs)
+                           MaskShape(data[shape]), refs, bool(data[cut_occluders]))
 
     def restore(saved: dict) -> dict:
         keyframes = saved.get("keyframes") or []
@@ -220,8 +222,9 @@ def edit_inputs(clicker: ClickSegmenter, scratch: Path) -> TabInputs:
             session: state, video: path, mask_video: saved.get("mask_video"),
             keyframe_list: describe(state), mask_type: saved.get("mask_type", MaskType.FIXED.value),
             expand_ratio: saved.get("expand_ratio", 0.05), shape: saved.get("mask_shape", MaskShape.EXACT.value),
-            reference: refs[0]["path"] if refs else None,
+            reference: refs[0]["path"] if refs else None, cut_occluders: saved.get("cut_occluders", True),
         }
 
-    components = {session, video, frame, editor, mask_image, mask_video, mask_type, expand_ratio, shape, reference}
+    components = {session, video, frame, editor, mask_image, mask_video, mask_type, expand_ratio, shape, reference,
+                  cut_occluders}
     return TabInputs(components, request, restore, extra_outputs={keyframe_list, click_image})
