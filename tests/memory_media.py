@@ -22,8 +22,10 @@ class MemoryMedia:
     videos: dict[str, tuple[np.ndarray, float]] = field(default_factory=dict)
     images: dict[str, np.ndarray] = field(default_factory=dict)
     decoded: list[tuple[str, tuple[int, ...]]] = field(default_factory=list)
+    probed: list[str] = field(default_factory=list)
 
     def probe(self, path, field):
+        self.probed.append(path)
         if path not in self.videos:
             raise MediaError(field, f"no video {path}")
         frames, fps = self.videos[path]

@@ -217,3 +217,15 @@ def test_pad_mode_border_is_generated_in_edit(media):
     inputs = compile_request(request, settings(fit=FitMode.PAD), ctx(media))
     assert (inputs.mask[:, :, :176] == 255).all() and (inputs.video[:, :, :176] == C.NEUTRAL_GRAY).all()
     assert (inputs.video[:, 200:, 300:600] == 50).all()
+
+
+@pytest.mark.parametrize("request_for", [
+    lambda: EditRequest("clip.mp4", (MaskKeyframe("rect.png", 0),)),
+    lambda: OutpaintRequest("clip.mp4", left=1.5),
+    lambda: RepaintRequest("clip.mp4", "gray"),
+], ids=["edit", "outpaint", "repaint"])
+def test_each_video_is_probed_and_decoded_once(media, request_for):
+    """Probing a real file counts its frames by decoding it: it must happen once per compile."""
+    compile_request(request_for(), settings(), ctx(media))
+    assert media.probed == ["clip.mp4"]
+    assert [path for path, _ in media.decoded] == ["clip.mp4"]

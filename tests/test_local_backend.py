@@ -153,8 +153,8 @@ def test_runs_refine_the_estimate(runner, media_dir, tiny_backend, tmp_path):
         runner.run(runner.create(capability_requests(media_dir)["edit"], settings).id)
         assert tiny_backend.measured_path.exists()
         after = tiny_backend.estimate(settings, 128, 112, 9)
-        assert before.startswith("about") and after.startswith("about")
-        assert "measured" in after or after != before
+        assert before.basis == "model" and after.basis == "measured"
+        assert after.text.startswith("about") and after.text.endswith("on this CPU")
     finally:
         tiny_backend.measured_path = None
 

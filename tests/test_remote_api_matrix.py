@@ -93,7 +93,8 @@ def test_unsupported_capability_is_explained_before_any_upload(running_app, clie
             endpoint, args = _calls(media_dir, "jiekou", long_video)["outpaint"]
             with pytest.raises(Exception) as raised:
                 client.predict(*args, {"prompt": "a", "backend": "jiekou", "num_frames": 81}, api_name=endpoint)
-            assert "Jiekou" in str(raised.value) or "text" in str(raised.value)
+            assert "Jiekou Wan 2.1 T2V does not offer 'outpaint'" in str(raised.value)
+            assert "Job " not in str(raised.value)  # refused before a job was even created
             assert fake.log == []  # nothing was sent
         finally:
             backend.set_base_url(None)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core.errors import BackendUnavailable, GenerationCancelled
+from ..core.errors import BackendUnavailable, GenerationCancelled, InputError
 from ..core.requests import Capability
 from ..core.settings import GenerationSettings, LoraSpec, Solver
 from .base import Backend, BackendCapabilities, BackendJob, BackendResult, JobReporter, Phase
@@ -86,8 +86,9 @@ class LocalBackend(Backend):
         return torch.cuda.get_device_name(torch.device(self.device())) if torch.cuda.is_available() else None
 
     def estimate(self, settings: GenerationSettings, width: int, height: int, num_frames: int,
-                 num_references: int = 0) -> str:
-        """"about 8 GB, about 3 min on this GPU" for a job, refined by runs measured on this machine."""
+                 num_references: int = 0):
+        """The Estimate ("about 8 GB, about 3 min on this GPU") of a job, refined by runs measured on this machine;
+        None when this model has no estimate (an estimate never blocks a preview)."""
         from .local_estimate import MeasuredStore, estimate_run
 
         try:
@@ -95,9 +96,10 @@ class LocalBackend(Backend):
                                     settings.speed_mode, settings.memory_mode, gpu_name=self.gpu_name(),
                                     measured=MeasuredStore(self.measured_path) if self.measured_path else None,
                                     vae_tiling=settings.vae_tiling, num_references=num_references)
-        except Exception as error:  # an estimate must never block a preview
-            return f"no estimate ({error})"
-        return estimate.text
+        except InputError:  # a model the estimator does not know (custom folder)
+            log.info("no estimate for %s", self.model)
+            return None
+        return estimate
 
     def load(self):
         if self._pipe is not None:

@@ -70,6 +70,7 @@ class Clip:
     spatial: SpatialPlan
     timing: FramePlan
     notes: list[str]
+    source_frames: int  # frames in the whole source file
 
 
 def load_clip(
@@ -81,12 +82,14 @@ def load_clip(
     preset: tuple[int, int],
     fit: FitMode,
     spatial: SpatialPlan | None = None,
+    info: VideoProbe | None = None,
 ) -> Clip:
-    info = ctx.media.probe(path, field)
+    """Probe (unless `info` is given: probing counts frames by decoding), plan and decode the frames needed."""
+    info = info or ctx.media.probe(path, field)
     spatial = spatial or plan_spatial(info.width, info.height, preset, fit)
     frame_plan = plan_frames(info.frame_count, info.fps, wanted, timing, field)
     frames = np.stack([spatial.apply(frame) for frame in ctx.media.frames(path, frame_plan.source_indices, field)])
-    return Clip(frames, spatial, frame_plan, [frame_plan.note, f"{field}: {spatial.describe()}"])
+    return Clip(frames, spatial, frame_plan, [frame_plan.note, f"{field}: {spatial.describe()}"], info.frame_count)
 
 
 def gray_video(num_frames: int, width: int, height: int) -> np.ndarray:
@@ -218,7 +221,7 @@ def compile_outpaint(request: OutpaintRequest, settings: GenerationSettings, ctx
     info = ctx.media.probe(request.video, "video")
     spatial = outpaint_plan(info.width, info.height, request, settings.preset_size)
     clip = load_clip(ctx, request.video, "video", settings.num_frames, settings.timing, settings.preset_size,
-                     FitMode.KEEP_ASPECT, spatial)
+                     FitMode.KEEP_ASPECT, spatial, info)
     mask = np.repeat(spatial.border_mask()[None], clip.frames.shape[0], axis=0)
     notes = clip.notes + [
         f"expanded top x{request.top:g}, bottom x{request.bottom:g}, left x{request.left:g}, right x{request.right:g}"

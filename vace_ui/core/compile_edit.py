@@ -70,7 +70,7 @@ def compile_edit(request: EditRequest, settings: GenerationSettings, ctx: Compil
 
 def _keyframes_on_canvas(ctx: CompileContext, request: EditRequest, clip) -> dict[int, np.ndarray]:
     spatial = clip.spatial
-    source_count = ctx.media.probe(request.video, "video").frame_count
+    source_count = clip.source_frames
     keyframes: dict[int, np.ndarray] = {}
     for keyframe in request.keyframes:
         if keyframe.frame >= source_count:

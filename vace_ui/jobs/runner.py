@@ -84,6 +84,10 @@ class JobRunner:
             raise InputError("backend", f"'{backend}' is not configured; available: {', '.join(self.backends)}.")
         settings.validate()
         request.validate()
+        offered = self.backends[backend].capabilities().capabilities
+        if request.capability not in offered:
+            label = self.backends[backend].label
+            raise InputError("capability", f"{label} does not offer '{request.capability.value}'; choose another backend.")
         job_id = self.store.new_id()
         inputs_dir = self.store.job_dir(job_id) / "inputs"
         request_data = _copy_inputs(request_to_dict(request), inputs_dir)
@@ -186,7 +190,7 @@ class JobRunner:
         _write_json(output.with_suffix(".json"), metadata)
         return self._finish(job.id, JobStatus.SUCCEEDED, output_path=str(output), timings=timings,
                             notes=inputs.notes if inputs else [], remote_task_id=result.remote_task_id,
-                            info={**self.store.get(job.id).info, **result.info})
+                            info={**job.info, **result.info})
 
     def _metadata(self, job: Job, settings: GenerationSettings, inputs, result) -> dict:
         return {

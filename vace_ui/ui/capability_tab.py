@@ -58,13 +58,17 @@ def format_job(job: Job) -> str:
     return "\n".join(lines)
 
 
+def honoured_settings(caps) -> set[str]:
+    """Settings a backend acts on; fit and timing count wherever the app's own compile prepares the inputs."""
+    return set(caps.settings) | ({"fit", "timing"} if caps.needs_compiled_inputs else set())
+
+
 def backend_summary(backend, capability: Capability) -> str:
     """What a backend does with this tab: whether it supports it, which settings it honours and which it ignores."""
     caps = backend.capabilities()
     if capability not in caps.capabilities:
         return f"⚠️ {backend.label} does not offer this capability; choose another backend."
-    honoured = set(caps.settings) | ({"fit", "timing"} if caps.needs_compiled_inputs else set())  # our own compile
-    ignored = sorted(set(GENERATION_FIELDS) - honoured)
+    ignored = sorted(set(GENERATION_FIELDS) - honoured_settings(caps))
     text = f"{backend.label}: {backend.status().rstrip('.')}."
     if ignored:
         text += f" Not used by this backend (hidden): {', '.join(ignored)}."
@@ -85,13 +89,13 @@ class TabController:
         self.scratch = Path(tempfile.mkdtemp(prefix="vace-previews-"))
 
     def _compile(self, inputs: TabInputs, settings: SettingsPanel, data: dict):
-        request = inputs.request(data)
+        request, generation = inputs.request(data), settings.read(data)
         context = file_context(cache=self.services.control_cache)
-        return request, settings.read(data), compile_preview(request, settings.read(data), context)
+        return request, generation, compile_preview(request, generation, context)
 
     def preview(self, inputs: TabInputs, settings: SettingsPanel, panel: ResultPanel, data: dict) -> dict:
         try:
-            _, _, compiled = self._compile(inputs, settings, data)
+            _, generation, compiled = self._compile(inputs, settings, data)
         except (InputError, MediaError) as error:
             return {panel.status: _error_text(error), panel.preview_video: None}
         path = write_preview(compiled, Path(tempfile.mkdtemp(dir=self.scratch)) / "preview.mp4")
@@ -99,9 +103,10 @@ class TabController:
         text = f"Model input: {compiled.width}x{compiled.height}, {compiled.num_frames} frames, " \
                f"{len(compiled.references)} reference(s).\n{notes}"
         if data[panel.backend] == "local":
-            estimate = self.services.local.estimate(settings.read(data), compiled.width, compiled.height,
+            estimate = self.services.local.estimate(generation, compiled.width, compiled.height,
                                                     compiled.num_frames, len(compiled.references))
-            text += f"\n\nLocal run: {estimate}."
+            if estimate is not None:
+                text += f"\n\nLocal run: {estimate.text}."
         return {panel.status: text, panel.preview_video: str(path)}
 
     def bundle(self, inputs: TabInputs, settings: SettingsPanel, panel: ResultPanel, data: dict) -> dict:
@@ -175,8 +180,7 @@ def render_capability_tab(
     def on_backend(name: str) -> dict:
         """Show only the settings the chosen backend honours, and say what it ignores."""
         backend = controller.services.backends[name]
-        caps = backend.capabilities()
-        honoured = set(caps.settings) | ({"fit", "timing"} if caps.needs_compiled_inputs else set())
+        honoured = honoured_settings(backend.capabilities())
         updates = {component: gr.update(visible=field in honoured)
                    for field, components in by_field.items() for component in components}
         updates[panel.backend_note] = backend_summary(backend, capability)
