@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 from skimage import data as photos
 
-from vace_ui.masks import ops
+from vace_ui.core import masks as ops
 from vace_ui.masks.tracker import TrackerConfig, fixed_masks, track_masks
 
 WIDTH, HEIGHT = 832, 480

@@ -42,7 +42,7 @@ class MemoryMedia:
 
     def mask_image(self, path, field):
         image = self.images[path]
-        return np.where((image if image.ndim == 2 else image.max(axis=2)) > 127, 255, 0).astype(np.uint8)
+        return (image if image.ndim == 2 else image.max(axis=2)) > 127
 
 
 def numbered_video(count: int, width: int, height: int) -> np.ndarray:

@@ -36,6 +36,16 @@ def test_edit(client, media_dir):
     assert probe_video(path).frame_count == 9
 
 
+def test_edit_takes_mask_shape_and_cut_occluders_after_settings(client, media_dir):
+    path, job = client.predict(handle_file(str(media_dir / "square.mp4")), handle_file(str(media_dir / "mask.png")),
+                               0, None, "tracking", 0.0, SETTINGS, "box", False, api_name="/edit")
+    assert probe_video(path).frame_count == 9
+    assert any("shape box" in note for note in job["notes"]) and any("tracked" in note for note in job["notes"])
+    with pytest.raises(Exception, match="mask_shape: 'wobble' is not one of exact, box, hull"):
+        client.predict(handle_file(str(media_dir / "square.mp4")), handle_file(str(media_dir / "mask.png")),
+                       0, None, "fixed", 0.0, SETTINGS, "wobble", True, api_name="/edit")
+
+
 def test_extend(client, media_dir):
     path, _ = client.predict(handle_file(str(media_dir / "square30.mp4")), None, None,
                              handle_file(str(media_dir / "ref.png")), SETTINGS, api_name="/extend")

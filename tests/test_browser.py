@@ -31,8 +31,9 @@ def page(running_app):
 def set_small_settings(page, tab: str, size_text: str = "128x128", frames: str = "9") -> None:
     """Tiny-model settings a person would type: 128x128, 9 frames, 2 steps, seed 5."""
     panel = page.locator(f"#tab-{tab}")
-    panel.get_by_text("Generation settings").click()
     size = panel.get_by_label("Size (W x H)")
+    if not size.is_visible():  # the accordion is closed
+        panel.get_by_text("Generation settings").click()
     size.fill(size_text)
     size.press("Enter")
     page.wait_for_timeout(300)
@@ -142,9 +143,14 @@ def test_click_and_paint_keyframes_track_and_preview_overlay(page, media_dir, ru
 
     page.locator("#edit-mask-type").get_by_text("Tracking", exact=True).click()
     page.locator("#tab-edit").get_by_label("Prompt", exact=True).fill("a bird")
+    status = page.locator("#edit-status")
+    set_small_settings(page, "edit", frames="9")  # 9 output frames use source frames 0-8 only
+    page.locator("#edit-preview").click()
+    status.get_by_text("lies outside the part of the video used").wait_for(timeout=60_000)
+    assert "source frame 10" in status.inner_text()  # said, not silently moved to another frame
+    set_small_settings(page, "edit", frames="17")
     page.locator("#edit-preview").click()
     page.locator("#edit-preview-video video").wait_for(timeout=120_000)
-    status = page.locator("#edit-status")
     assert "tracked through the clip from keyframe(s)" in status.inner_text()
     page.screenshot(path=str(ARTIFACTS / "edit_tracking_preview.png"), full_page=True)
 

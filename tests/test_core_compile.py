@@ -2,11 +2,12 @@
 
 import numpy as np
 import pytest
-
 from memory_media import MemoryMedia, numbered_video
+
 from vace_ui import annotators
 from vace_ui.core import constants as C
-from vace_ui.core.compile import CompileContext, compile_request
+from vace_ui.core.clip import CompileContext
+from vace_ui.core.compile import compile_request
 from vace_ui.core.errors import InputError
 from vace_ui.core.requests import (
     EditRequest,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from vace_ui.core import masks as ops
 from vace_ui.core.errors import InputError
-from vace_ui.masks import ops
-from vace_ui.masks.keyframes import Keyframes
+from vace_ui.core.keyframes import Keyframes
 from vace_ui.masks.tracker import blend_masks, fixed_masks
 
 
@@ -174,5 +174,5 @@ def test_keyframes_reject_bad_frames_and_sizes():
         keys.set(5, np.zeros((6, 8), bool))
     with pytest.raises(InputError, match="frames are 8x6"):
         keys.set(0, np.zeros((8, 6), bool))
-    with pytest.raises(InputError):
-        keys.track(np.zeros((4, 6, 8, 3), np.uint8))
+    with pytest.raises(InputError, match="at least one frame"):
+        keys.fixed()

@@ -6,9 +6,10 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from vace_ui.core.errors import MediaError
-from vace_ui.media.images import read_image, read_mask_image, write_png
+from vace_ui.media.images import read_image, read_mask_image, write_mask_png, write_png
 from vace_ui.media.video import iter_frames, probe_video, read_frames, read_metadata, write_video
 
 
@@ -98,4 +99,7 @@ def test_png_masks_stay_binary_and_brush_alpha_counts(tmp_path):
     rgba[5:10, 5:10, 3] = 255  # a black brush stroke on a transparent layer
     write_png(tmp_path / "layer.png", rgba)
     mask = read_mask_image(tmp_path / "layer.png")
-    assert mask.shape == (20, 30) and set(np.unique(mask)) == {0, 255} and (mask[5:10, 5:10] == 255).all()
+    assert mask.shape == (20, 30) and mask.dtype == bool and mask[5:10, 5:10].all() and mask.sum() == 25
+    write_mask_png(tmp_path / "mask.png", mask)
+    stored = np.asarray(Image.open(tmp_path / "mask.png"))
+    assert stored.ndim == 2 and set(np.unique(stored)) == {0, 255} and (stored[5:10, 5:10] == 255).all()

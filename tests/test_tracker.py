@@ -6,9 +6,9 @@ import cv2
 import numpy as np
 import pytest
 
+from vace_ui.core import masks as ops
 from vace_ui.core.errors import InputError
-from vace_ui.masks import ops
-from vace_ui.masks.keyframes import Keyframes
+from vace_ui.core.keyframes import Keyframes
 from vace_ui.masks.tracker import TrackerConfig, track_masks
 
 

@@ -7,7 +7,7 @@ from enum import Enum
 
 import numpy as np
 
-from ..masks.ops import to_bool
+from ..core.masks import to_bool
 from .base import Annotator, AnnotatorError, Progress, register
 
 Box = tuple[float, float, float, float]  # (x0, y0, x1, y1) in pixels of the frame, end exclusive

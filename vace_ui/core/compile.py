@@ -1,111 +1,29 @@
 """Capability requests -> the three VACE inputs, exactly as ../shared/VACE_FORMAT.md states.
 
-Pure: media decoding, control annotation and mask tracking come in through a `CompileContext`, so this module
-imports neither torch nor Gradio and is tested pixel for pixel with in-memory media.
+Pure: media decoding, control annotation and mask tracking come in through a `CompileContext` (core/clip.py), so
+this package imports neither torch nor Gradio and is tested pixel for pixel with in-memory media. Each capability's
+compile lives in its own module and imports downward only (clip, masks, geometry, inputs).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
-from typing import Protocol
-
 import numpy as np
 
-from . import constants as C
+from .clip import CompileContext, fit_references, full_mask, gray_video, load_clip, mask_on_canvas
+from .compile_edit import compile_edit
+from .compile_extend import compile_extend
 from .errors import InputError
-from .geometry import FramePlan, SpatialPlan, fit_on_canvas, output_size_for_aspect, plan_frames, plan_spatial
+from .geometry import SpatialPlan, output_size_for_aspect
 from .inputs import VaceInputs
 from .requests import (
     CapabilityRequest,
     EditRequest,
     ExtendRequest,
     OutpaintRequest,
-    ReferenceImage,
     ReferenceRequest,
     RepaintRequest,
 )
-from .settings import FitMode, FrameTiming, GenerationSettings
-
-
-class VideoProbe(Protocol):
-    width: int
-    height: int
-    fps: float
-    frame_count: int
-
-
-class MediaSource(Protocol):
-    """Decoding, supplied by the media layer (or by tests, in memory)."""
-
-    def probe(self, path: str, field: str) -> VideoProbe: ...
-
-    def frames(self, path: str, indices: tuple[int, ...], field: str) -> Iterator[np.ndarray]: ...
-
-    def image(self, path: str, field: str) -> np.ndarray:
-        """RGB or RGBA uint8."""
-
-    def mask_image(self, path: str, field: str) -> np.ndarray:
-        """(H, W) uint8, 255 = edit."""
-
-
-# (control kind, frames, count, source) -> control frames. `source` = (video path, spatial plan, source frame
-# indices) identifies the clip exactly, so a context may serve a cached result instead of annotating again.
-Annotate = Callable[..., Iterator[np.ndarray]]
-Track = Callable[..., np.ndarray]  # (frames, {output frame: mask}, cut_occluders=bool) -> (N, H, W) bool
-
-
-@dataclass
-class CompileContext:
-    media: MediaSource
-    annotate: Annotate | None = None  # (control kind, frames, count) -> control frames
-    track: Track | None = None  # (frames (N,H,W,3), {output frame: (H,W) bool}, cut_occluders) -> (N,H,W) bool
-
-
-@dataclass
-class Clip:
-    """Source frames brought to the output canvas, with the plans that put them there."""
-
-    frames: np.ndarray  # (n, H, W, 3) uint8 on the output canvas
-    spatial: SpatialPlan
-    timing: FramePlan
-    notes: list[str]
-    source_frames: int  # frames in the whole source file
-
-
-def load_clip(
-    ctx: CompileContext,
-    path: str,
-    field: str,
-    wanted: int,
-    timing: FrameTiming,
-    preset: tuple[int, int],
-    fit: FitMode,
-    spatial: SpatialPlan | None = None,
-    info: VideoProbe | None = None,
-) -> Clip:
-    """Probe (unless `info` is given: probing counts frames by decoding), plan and decode the frames needed."""
-    info = info or ctx.media.probe(path, field)
-    spatial = spatial or plan_spatial(info.width, info.height, preset, fit)
-    frame_plan = plan_frames(info.frame_count, info.fps, wanted, timing, field)
-    frames = np.stack([spatial.apply(frame) for frame in ctx.media.frames(path, frame_plan.source_indices, field)])
-    return Clip(frames, spatial, frame_plan, [frame_plan.note, f"{field}: {spatial.describe()}"], info.frame_count)
-
-
-def gray_video(num_frames: int, width: int, height: int) -> np.ndarray:
-    return np.full((num_frames, height, width, 3), C.NEUTRAL_GRAY, dtype=np.uint8)
-
-
-def full_mask(num_frames: int, width: int, height: int, value: int = C.MASK_GENERATE) -> np.ndarray:
-    return np.full((num_frames, height, width), value, dtype=np.uint8)
-
-
-def fit_references(ctx: CompileContext, references: Iterable[ReferenceImage], width: int, height: int) -> list[np.ndarray]:
-    """Each reference scaled to fit the output size, centred on white; transparency composited onto white."""
-    return [
-        fit_on_canvas(ctx.media.image(ref.path, f"reference {index}"), width, height)
-        for index, ref in enumerate(references, start=1)
-    ]
+from .settings import FitMode, GenerationSettings
 
 
 def compile_reference(request: ReferenceRequest, settings: GenerationSettings, ctx: CompileContext) -> VaceInputs:
@@ -131,81 +49,15 @@ def compile_repaint(request: RepaintRequest, settings: GenerationSettings, ctx: 
     mask = full_mask(n, width, height)
     notes = clip.notes + [f"control: {request.control}, strength {request.strength:g}"]
     if request.control_mask:
-        region = _mask_on_canvas(ctx, request.control_mask, "control_mask", clip.spatial)
+        region = mask_on_canvas(ctx, request.control_mask, "control_mask", clip.spatial)
         if not region.any():
             raise InputError("control_mask", "is empty; paint where the control should apply.")
-        region |= clip.spatial.border_mask() > 0
+        region |= clip.spatial.border_mask()
         control = np.where(region[None, :, :, None], control, clip.frames)
-        mask[:] = np.where(region, C.MASK_GENERATE, C.MASK_KEEP)
+        mask[:] = region
         notes.append("control applied inside the mask only; the rest of the video is kept")
     refs = fit_references(ctx, [request.reference] if request.reference else [], width, height)
     return VaceInputs(control, mask, refs, notes, conditioning_scale=settings.conditioning_scale * request.strength)
-
-
-def _mask_on_canvas(ctx: CompileContext, path: str, field: str, spatial: SpatialPlan) -> np.ndarray:
-    """A mask image drawn on the source video, brought to the output canvas (nearest), as bool."""
-    mask = ctx.media.mask_image(path, field)
-    if mask.shape != (spatial.src_h, spatial.src_w):
-        raise InputError(
-            field,
-            f"is {mask.shape[1]}x{mask.shape[0]} but the video is {spatial.src_w}x{spatial.src_h}; "
-            "draw or export the mask at the video's size.",
-        )
-    return spatial.apply(mask, fill=C.MASK_KEEP, nearest=True) > 127
-
-
-def compile_extend(request: ExtendRequest, settings: GenerationSettings, ctx: CompileContext) -> VaceInputs:
-    """Kept footage at the start and/or end (black mask), solid gray frames to generate in between (white mask).
-    The first media given fixes the output size; later media are cropped (or padded, in PAD mode) to it."""
-    n = settings.num_frames
-    canvas: tuple[int, int] | None = None
-    notes: list[str] = []
-    kept: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    both_clips = bool(request.first_clip and request.last_clip)
-    one_frame = 1 if (request.first_frame or request.last_frame) else 0
-    # A kept clip is at most 3 s and always leaves frames to generate (half each when both ends are clips).
-    max_clip = min(int(C.MAX_EXTENSION_CLIP_SECONDS * C.OUTPUT_FPS), (n - 1) // 2 if both_clips else n - 1 - one_frame)
-    for field in ("first_clip", "first_frame", "last_clip", "last_frame"):
-        path = getattr(request, field)
-        if not path:
-            continue
-        is_clip = field.endswith("clip")
-        if is_clip:
-            info = ctx.media.probe(path, field)
-            src_w, src_h = info.width, info.height
-        else:
-            image = ctx.media.image(path, field)[..., :3]
-            src_h, src_w = image.shape[:2]
-        if canvas is None:
-            plan = plan_spatial(src_w, src_h, settings.preset_size, settings.fit)
-            canvas = (plan.out_w, plan.out_h)
-        else:
-            plan = plan_spatial(src_w, src_h, canvas, FitMode.PAD if settings.fit is FitMode.PAD else FitMode.CROP)
-        if is_clip:
-            timing = plan_frames(info.frame_count, info.fps, n, settings.timing, field, any_count=True)
-            indices = timing.source_indices
-            notes.append(timing.note)
-            if len(indices) > max_clip:
-                indices = indices[-max_clip:] if field == "first_clip" else indices[:max_clip]
-                notes.append(f"{field}: longer than the {max_clip} frames it may fill (3 s at most); only its "
-                             f"{'last' if field == 'first_clip' else 'first'} {len(indices)} frames are kept.")
-            frames = np.stack([plan.apply(frame) for frame in ctx.media.frames(path, indices, field)])
-        else:
-            frames = plan.apply(image)[None]
-        notes.append(f"{field}: {plan.describe()}")
-        kept[field] = (frames, plan.border_mask())
-    head = kept.get("first_clip") or kept.get("first_frame")
-    tail = kept.get("last_clip") or kept.get("last_frame")
-    used = (len(head[0]) if head else 0) + (len(tail[0]) if tail else 0)
-    if used >= n:
-        raise InputError("num_frames", f"the kept frames fill {used} of {n} frames; raise the frame count or use shorter clips.")
-    video, mask = gray_video(n, *canvas), full_mask(n, *canvas)
-    if head:
-        video[: len(head[0])], mask[: len(head[0])] = head
-    if tail:
-        video[n - len(tail[0]) :], mask[n - len(tail[0]) :] = tail
-    notes.append(f"{n - used} of {n} frames generated")
-    return VaceInputs(video, mask, [], notes, conditioning_scale=settings.conditioning_scale)
 
 
 def outpaint_plan(src_w: int, src_h: int, request: OutpaintRequest, preset: tuple[int, int]) -> SpatialPlan:
@@ -229,17 +81,18 @@ def compile_outpaint(request: OutpaintRequest, settings: GenerationSettings, ctx
     return VaceInputs(clip.frames, mask, [], notes, conditioning_scale=settings.conditioning_scale)
 
 
-def compile_request(request: CapabilityRequest, settings: GenerationSettings, ctx: CompileContext) -> VaceInputs:
-    """Validate `request` and `settings`, then build the VACE inputs. Raises InputError / MediaError."""
-    from .compile_edit import compile_edit
+COMPILERS = {
+    ReferenceRequest: compile_reference,
+    RepaintRequest: compile_repaint,
+    EditRequest: compile_edit,
+    ExtendRequest: compile_extend,
+    OutpaintRequest: compile_outpaint,
+}
 
-    settings.validate()
+
+def compile_request(request: CapabilityRequest, settings: GenerationSettings, ctx: CompileContext) -> VaceInputs:
+    """Validate the request and the settings that shape the media (the prompt is checked when a job is created, so
+    a preview needs none), then build the VACE inputs. Raises InputError / MediaError."""
+    settings.validate(require_prompt=False)
     request.validate()
-    compilers = {
-        ReferenceRequest: compile_reference,
-        RepaintRequest: compile_repaint,
-        EditRequest: compile_edit,
-        ExtendRequest: compile_extend,
-        OutpaintRequest: compile_outpaint,
-    }
-    return compilers[type(request)](request, settings, ctx)
+    return COMPILERS[type(request)](request, settings, ctx)

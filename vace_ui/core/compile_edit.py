@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from . import constants as C
-from .compile import CompileContext, fit_references, load_clip
+from . import masks as ops
+from .clip import CompileContext, fit_references, load_clip, place_mask
 from .errors import InputError
 from .inputs import VaceInputs
 from .requests import EditRequest, MaskShape, MaskType
@@ -16,28 +17,6 @@ def output_frame_for_source(source_indices: tuple[int, ...], source_frame: int) 
     """The output frame showing the source frame closest to `source_frame`."""
     distances = [abs(index - source_frame) for index in source_indices]
     return int(np.argmin(distances))
-
-
-def hold_keyframes(num_frames: int, keyframes: dict[int, np.ndarray]) -> np.ndarray:
-    """mask_type fixed: each keyframe's mask holds from its frame until the next keyframe; the first one also
-    holds back to frame 0."""
-    order = sorted(keyframes)
-    masks = np.empty((num_frames,) + keyframes[order[0]].shape, dtype=bool)
-    for position, frame in enumerate(order):
-        start = 0 if position == 0 else frame
-        end = order[position + 1] if position + 1 < len(order) else num_frames
-        masks[start:end] = keyframes[frame]
-    return masks
-
-
-def shape_and_expand(mask: np.ndarray, shape: MaskShape, ratio: float) -> np.ndarray:
-    from ..masks import ops
-
-    if shape is MaskShape.BOX:
-        mask = ops.box(mask)
-    elif shape is MaskShape.HULL:
-        mask = ops.hull(mask)
-    return ops.expand(mask, ratio)
 
 
 def compile_edit(request: EditRequest, settings: GenerationSettings, ctx: CompileContext) -> VaceInputs:
@@ -55,17 +34,16 @@ def compile_edit(request: EditRequest, settings: GenerationSettings, ctx: Compil
             masks = ctx.track(clip.frames, keyframes, cut_occluders=request.cut_occluders).astype(bool)
             notes.append(f"mask: tracked through the clip from keyframe(s) at output frame(s) {sorted(keyframes)}")
         else:
-            masks = hold_keyframes(n, keyframes)
+            masks = ops.hold_keyframes(n, keyframes)
             notes.append(f"mask: fixed, from keyframe(s) at output frame(s) {sorted(keyframes)}")
     if request.mask_shape is not MaskShape.EXACT or request.expand_ratio > 0:
-        masks = np.stack([shape_and_expand(mask, request.mask_shape, request.expand_ratio) for mask in masks])
+        masks = np.stack([ops.shape_and_expand(mask, request.mask_shape, request.expand_ratio) for mask in masks])
         notes.append(f"mask: shape {request.mask_shape.value}, expanded by {request.expand_ratio:g} of its box")
-    masks |= spatial.border_mask()[None] > 0
+    masks |= spatial.border_mask()[None]
     video = clip.frames.copy()
     video[masks] = C.NEUTRAL_GRAY
-    mask = np.where(masks, C.MASK_GENERATE, C.MASK_KEEP).astype(np.uint8)
     refs = fit_references(ctx, request.references, width, height)
-    return VaceInputs(video, mask, refs, notes, conditioning_scale=settings.conditioning_scale)
+    return VaceInputs(video, masks, refs, notes, conditioning_scale=settings.conditioning_scale)
 
 
 def _keyframes_on_canvas(ctx: CompileContext, request: EditRequest, clip) -> dict[int, np.ndarray]:
@@ -75,20 +53,31 @@ def _keyframes_on_canvas(ctx: CompileContext, request: EditRequest, clip) -> dic
     for keyframe in request.keyframes:
         if keyframe.frame >= source_count:
             raise InputError("mask_frame", f"{keyframe.frame} is past the video's last frame ({source_count - 1}).")
+        _check_keyframe_in_use(keyframe.frame, clip)
         mask = ctx.media.mask_image(keyframe.path, "mask")
-        if mask.shape != (spatial.src_h, spatial.src_w):
-            raise InputError(
-                "mask",
-                f"is {mask.shape[1]}x{mask.shape[0]} but the video is {spatial.src_w}x{spatial.src_h}; "
-                "paint or export the mask at the video's size.",
-            )
+        canvas = place_mask(mask, "mask", spatial, what="paint")
         if not mask.any():
             raise InputError("mask", f"on frame {keyframe.frame} is empty (all black); paint the region to edit.")
-        canvas = spatial.apply(mask, fill=C.MASK_KEEP, nearest=True) > 127
         if not canvas.any():
             raise InputError("mask", f"on frame {keyframe.frame} lies outside the part of the video that is kept.")
         keyframes[output_frame_for_source(clip.timing.source_indices, keyframe.frame)] = canvas
     return keyframes
+
+
+def _check_keyframe_in_use(frame: int, clip) -> None:
+    """A keyframe outside the part of the source the output uses would silently land on another frame: refuse it
+    and say both ways out (a longer duration, or a keyframe inside the used part)."""
+    used = clip.timing.source_indices
+    step = max(1, used[1] - used[0]) if len(used) > 1 else 1
+    if min(used) <= frame < max(used) + step:
+        return
+    fps = clip.source_fps
+    raise InputError(
+        "mask_frame",
+        f"the mask on source frame {frame} ({frame / fps:.2f} s) lies outside the part of the video used "
+        f"(frames {min(used)}-{max(used)}, {min(used) / fps:.2f}-{(max(used) + 1) / fps:.2f} s); raise the duration "
+        f"to at least {(frame + 1) / fps:.2f} s, or keep the mask on a frame from {min(used)} to {max(used)}.",
+    )
 
 
 def _mask_video_on_canvas(ctx: CompileContext, path: str, clip) -> np.ndarray:
@@ -103,7 +92,7 @@ def _mask_video_on_canvas(ctx: CompileContext, path: str, clip) -> np.ndarray:
         raise InputError("mask_video", f"has {info.frame_count} frames; the video needs {needed}.")
     masks = np.stack(
         [
-            spatial.apply(frame.max(axis=2), fill=C.MASK_KEEP, nearest=True) > 127
+            spatial.apply_mask(frame.max(axis=2) > 127)
             for frame in ctx.media.frames(path, clip.timing.source_indices, "mask_video")
         ]
     )

@@ -60,11 +60,16 @@ class SpatialPlan:
         canvas[y0:y1, x0:x1] = scaled[sy : sy + (y1 - y0), sx : sx + (x1 - x0)]
         return canvas
 
+    def apply_mask(self, mask: np.ndarray) -> np.ndarray:
+        """Place an (H, W) bool mask of the source on the output canvas (nearest); the border is False (keep)."""
+        placed = self.apply(np.asarray(mask, dtype=bool).view(np.uint8), fill=0, nearest=True)
+        return placed.astype(bool)
+
     def border_mask(self) -> np.ndarray:
-        """uint8 mask of the canvas: generate (255) on the border, keep (0) where source pixels are."""
-        mask = np.full((self.out_h, self.out_w), C.MASK_GENERATE, dtype=np.uint8)
+        """(out_h, out_w) bool: True (generate) on the border, False (keep) where source pixels are."""
+        mask = np.ones((self.out_h, self.out_w), dtype=bool)
         x0, y0, x1, y1 = self.covered_box
-        mask[y0:y1, x0:x1] = C.MASK_KEEP
+        mask[y0:y1, x0:x1] = False
         return mask
 
     def describe(self) -> str:

@@ -14,7 +14,8 @@ class VaceInputs:
     """Exactly what the model sees.
 
     video: (N, H, W, 3) uint8; regions and frames to create are NEUTRAL_GRAY.
-    mask: (N, H, W) uint8, MASK_GENERATE (255) = generate, MASK_KEEP (0) = keep; always binary.
+    mask: (N, H, W) uint8, MASK_GENERATE (255) = generate, MASK_KEEP (0) = keep; always binary. The compile hands
+        in (N, H, W) bool (True = generate): this is the one place a mask becomes uint8.
     references: 0-3 (H, W, 3) uint8 images, each fitted on a white canvas of the output size.
     notes: what was done to the inputs (trim, resample, crop, pad), shown to the user.
     fps: the frame rate the output plays at.
@@ -28,11 +29,15 @@ class VaceInputs:
     conditioning_scale: float = 1.0  # scale of the VACE context: settings.conditioning_scale x repaint strength
 
     def __post_init__(self) -> None:
+        if self.mask.dtype == bool:
+            self.mask = np.where(self.mask, C.MASK_GENERATE, C.MASK_KEEP).astype(np.uint8)
         n, h, w, channels = self.video.shape
         if channels != 3 or self.video.dtype != np.uint8:
             raise ValueError(f"video must be (N, H, W, 3) uint8, got {self.video.shape} {self.video.dtype}")
         if self.mask.shape != (n, h, w) or self.mask.dtype != np.uint8:
-            raise ValueError(f"mask must be {(n, h, w)} uint8, got {self.mask.shape} {self.mask.dtype}")
+            raise ValueError(f"mask must be {(n, h, w)} bool or uint8, got {self.mask.shape} {self.mask.dtype}")
+        if not np.isin(self.mask, (C.MASK_GENERATE, C.MASK_KEEP)).all():
+            raise ValueError("mask must be binary (0 or 255)")
         if n % C.TEMPORAL_STRIDE != 1:
             raise ValueError(f"frame count {n} is not 4n+1")
         if h % C.SPATIAL_MULTIPLE or w % C.SPATIAL_MULTIPLE:

@@ -1,13 +1,16 @@
-"""One typed request per capability. Media fields are file paths; validation here needs no media decoding."""
+"""One typed request per capability. Media fields are file paths; validation here needs no media decoding.
+
+Each request owns its schema (core/schema.py): the UI and the API take their defaults from the dataclass, the job
+runner copies the files `media_fields()` names, and History restores a job through `from_dict`."""
 
 from __future__ import annotations
 
-import dataclasses
 import enum
 from dataclasses import dataclass
 
 from . import constants as C
 from .errors import InputError, check_range
+from .schema import Schema, media
 
 
 class Capability(str, enum.Enum):
@@ -37,16 +40,16 @@ class MaskShape(str, enum.Enum):
 
 
 @dataclass(frozen=True)
-class ReferenceImage:
-    path: str
+class ReferenceImage(Schema):
+    path: str = media()
     role: RefRole = RefRole.SUBJECT
 
 
 @dataclass(frozen=True)
-class MaskKeyframe:
+class MaskKeyframe(Schema):
     """A mask image (white = edit) that holds at source-video frame `frame`."""
 
-    path: str
+    path: str = media()
     frame: int = 0
 
 
@@ -64,7 +67,7 @@ def _require(field: str, value: str | None, what: str) -> None:
 
 
 @dataclass(frozen=True)
-class ReferenceRequest:
+class ReferenceRequest(Schema):
     """Generate from 0-3 reference images (none = text only)."""
 
     references: tuple[ReferenceImage, ...] = ()
@@ -75,18 +78,18 @@ class ReferenceRequest:
 
 
 @dataclass(frozen=True)
-class RepaintRequest:
+class RepaintRequest(Schema):
     """Keep the motion/structure of `video` through a control (see annotators), restyle with the prompt.
 
     strength (0-1): how closely the control is followed; locally it multiplies the conditioning scale.
     control_mask: optional mask image (white = apply the control there, the rest of the video is kept).
     """
 
-    video: str = ""
+    video: str = media()
     control: str = "gray"
     strength: float = 1.0
     reference: ReferenceImage | None = None
-    control_mask: str | None = None
+    control_mask: str | None = media(None)
     capability = Capability.REPAINT
 
     def validate(self) -> None:
@@ -99,12 +102,12 @@ class RepaintRequest:
 
 
 @dataclass(frozen=True)
-class EditRequest:
+class EditRequest(Schema):
     """Regenerate the masked region of `video` (mask images on keyframes, or a mask video)."""
 
-    video: str = ""
+    video: str = media()
     keyframes: tuple[MaskKeyframe, ...] = ()
-    mask_video: str | None = None
+    mask_video: str | None = media(None)
     mask_type: MaskType = MaskType.FIXED
     expand_ratio: float = 0.05
     mask_shape: MaskShape = MaskShape.EXACT
@@ -128,13 +131,13 @@ class EditRequest:
 
 
 @dataclass(frozen=True)
-class ExtendRequest:
+class ExtendRequest(Schema):
     """Generate a clip around kept footage: first/last clip (up to 3 s each) and/or first/last frame images."""
 
-    first_clip: str | None = None
-    last_clip: str | None = None
-    first_frame: str | None = None
-    last_frame: str | None = None
+    first_clip: str | None = media(None)
+    last_clip: str | None = media(None)
+    first_frame: str | None = media(None)
+    last_frame: str | None = media(None)
     capability = Capability.EXTEND
 
     def validate(self) -> None:
@@ -147,11 +150,11 @@ class ExtendRequest:
 
 
 @dataclass(frozen=True)
-class OutpaintRequest:
+class OutpaintRequest(Schema):
     """Expand the frame: each scale (1.0-2.0) is the side's new extent as a multiple of the original, so
     left=1.5 adds a border half the video's width on the left."""
 
-    video: str = ""
+    video: str = media()
     top: float = 1.0
     bottom: float = 1.0
     left: float = 1.0
@@ -176,33 +179,6 @@ REQUEST_TYPES: dict[Capability, type] = {
 }
 
 
-def request_to_dict(request: CapabilityRequest) -> dict:
-    """JSON-safe dict (enums as values) for the job store and the output metadata."""
-
-    def convert(value):
-        if isinstance(value, enum.Enum):
-            return value.value
-        if dataclasses.is_dataclass(value):
-            return {f.name: convert(getattr(value, f.name)) for f in dataclasses.fields(value)}
-        if isinstance(value, (tuple, list)):
-            return [convert(item) for item in value]
-        return value
-
-    return convert(request)
-
-
-def request_from_dict(capability: Capability, data: dict) -> CapabilityRequest:
-    cls = REQUEST_TYPES[Capability(capability)]
-    values = {f.name: data[f.name] for f in dataclasses.fields(cls) if f.name in data}
-    for name in ("references",):
-        if name in values:
-            values[name] = tuple(ReferenceImage(r["path"], RefRole(r["role"])) for r in values[name])
-    if values.get("reference"):
-        values["reference"] = ReferenceImage(values["reference"]["path"], RefRole(values["reference"]["role"]))
-    if "keyframes" in values:
-        values["keyframes"] = tuple(MaskKeyframe(k["path"], int(k["frame"])) for k in values["keyframes"])
-    if "mask_type" in values:
-        values["mask_type"] = MaskType(values["mask_type"])
-    if "mask_shape" in values:
-        values["mask_shape"] = MaskShape(values["mask_shape"])
-    return cls(**values)
+def request_from_dict(capability: Capability | str, data: dict) -> CapabilityRequest:
+    """The typed request of `capability` from its dict form (the job store, History restore, the API)."""
+    return REQUEST_TYPES[Capability(capability)].from_dict(data)

@@ -8,9 +8,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..core.compile import CompileContext
-from .control_cache import ControlCache
+from ..core.clip import CompileContext
 from ..media import images, video
+from .control_cache import ControlCache
 
 
 class FileMedia:

@@ -15,22 +15,19 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core.compile import CompileContext, compile_request
+from ..core.clip import CompileContext
+from ..core.compile import compile_request
 from ..core.inputs import VaceInputs
-from ..core.requests import CapabilityRequest, request_to_dict
+from ..core.masks import overlay
+from ..core.requests import CapabilityRequest
 from ..core.settings import GenerationSettings
-from ..masks.ops import overlay
 from ..media.video import write_video
 from .context import file_context
 
 
 def compile_preview(request: CapabilityRequest, settings: GenerationSettings,
                     context: CompileContext | None = None) -> VaceInputs:
-    """Compile without generating. A preview may run before a prompt is written."""
-    if not settings.prompt.strip():
-        from dataclasses import replace
-
-        settings = replace(settings, prompt="(preview)")
+    """Compile without generating. A preview may run before a prompt is written (compiling needs none)."""
     return compile_request(request, settings, context or file_context())
 
 
@@ -73,7 +70,7 @@ def write_bundle(inputs: VaceInputs, request: CapabilityRequest, settings: Gener
                 "neutral_gray": 128,
                 "conditioning_scale": inputs.conditioning_scale,
                 "capability": request.capability.value,
-                "request": request_to_dict(request),
+                "request": request.to_dict(),
                 "settings": settings.to_dict(),
                 "notes": inputs.notes,
                 "files": {"src_video": "src_video/%05d.png", "src_mask": "src_mask/%05d.png",

@@ -17,19 +17,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ..backends.base import Backend, BackendJob, Phase
-from ..core.compile import CompileContext, compile_request
 from ..annotators.base import AnnotatorError
+from ..backends.base import Backend, BackendJob, Phase
+from ..core.clip import CompileContext
+from ..core.compile import compile_request
 from ..core.errors import BackendUnavailable, GenerationCancelled, InputError, MediaError
-from ..core.requests import Capability, CapabilityRequest, request_from_dict, request_to_dict
+from ..core.requests import Capability, CapabilityRequest, request_from_dict
 from ..core.settings import GenerationSettings
 from ..media.video import copy_with_metadata, write_video
 from .context import file_context
 from .store import Job, JobStatus, JobStore
 
 log = logging.getLogger(__name__)
-
-_PATH_KEYS = {"path", "video", "mask_video", "control_mask", "first_clip", "last_clip", "first_frame", "last_frame"}
 
 
 @dataclass(frozen=True)
@@ -90,7 +89,7 @@ class JobRunner:
             raise InputError("capability", f"{label} does not offer '{request.capability.value}'; choose another backend.")
         job_id = self.store.new_id()
         inputs_dir = self.store.job_dir(job_id) / "inputs"
-        request_data = _copy_inputs(request_to_dict(request), inputs_dir)
+        request_data = _copy_inputs(request, inputs_dir).to_dict()
         job = Job(job_id, request.capability.value, backend, request=request_data, settings=settings.to_dict())
         self.store.save(job)
         self._cancel[job_id] = threading.Event()
@@ -199,7 +198,7 @@ class JobRunner:
             "capability": job.capability,
             "backend": job.backend,
             "settings": settings.to_dict(),
-            "request": _relative_paths(job.request),
+            "request": request_from_dict(job.capability, job.request).with_media(lambda _, path: Path(path).name).to_dict(),
             "size": [inputs.width, inputs.height] if inputs else None,
             "num_frames": inputs.num_frames if inputs else None,
             "notes": inputs.notes if inputs else [],
@@ -211,31 +210,19 @@ class JobRunner:
                                  progress=status.value, **changes)
 
 
-def _copy_inputs(data, inputs_dir: Path):
+def _copy_inputs(request: CapabilityRequest, inputs_dir: Path) -> CapabilityRequest:
     """Copy every input file the request names into the job's folder; return the request with the new paths."""
-    if isinstance(data, dict):
-        out = {}
-        for key, value in data.items():
-            if key in _PATH_KEYS and isinstance(value, str) and value and Path(value).is_file():
-                inputs_dir.mkdir(parents=True, exist_ok=True)
-                target = inputs_dir / f"{len(list(inputs_dir.iterdir())):02d}-{key}{Path(value).suffix.lower()}"
-                shutil.copyfile(value, target)
-                out[key] = str(target)
-            else:
-                out[key] = _copy_inputs(value, inputs_dir)
-        return out
-    if isinstance(data, list):
-        return [_copy_inputs(item, inputs_dir) for item in data]
-    return data
 
+    def copy(name: str, path: str) -> str:
+        if not Path(path).is_file():
+            return path  # a URL (hosted backends accept public ones) or a missing file the compile reports
+        inputs_dir.mkdir(parents=True, exist_ok=True)
+        label = name.replace("[", "").replace("]", "").replace(".path", "").replace(".", "-")
+        target = inputs_dir / f"{len(list(inputs_dir.iterdir())):02d}-{label}{Path(path).suffix.lower()}"
+        shutil.copyfile(path, target)
+        return str(target)
 
-def _relative_paths(data):
-    if isinstance(data, dict):
-        return {key: (Path(value).name if key in _PATH_KEYS and isinstance(value, str) and value else _relative_paths(value))
-                for key, value in data.items()}
-    if isinstance(data, list):
-        return [_relative_paths(item) for item in data]
-    return data
+    return request.with_media(copy)
 
 
 def _write_json(path: Path, data: dict) -> None:

@@ -24,12 +24,9 @@ flag, cloth) can lose patches to it: use `TrackerConfig(occlusion=False)` there,
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
-if TYPE_CHECKING:
-    from .tracker import TrackerConfig, _Frames
+from .work_frames import TrackerConfig, WorkFrames
 
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1 (exclusive) in work-resolution pixels
 
@@ -97,7 +94,7 @@ _LK = dict(winSize=(15, 15), maxLevel=3, criteria=(3, 20, 0.03))  # 3 = TERM_CRI
 class ObjectTrack:
     """Start from `mask` on frame `index` of `clip`; call `step(i)` for each next frame (either direction)."""
 
-    def __init__(self, clip: _Frames, index: int, mask: np.ndarray, config: TrackerConfig):
+    def __init__(self, clip: WorkFrames, index: int, mask: np.ndarray, config: TrackerConfig):
         import cv2
 
         self.cv2, self.clip, self.config = cv2, clip, config

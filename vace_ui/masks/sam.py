@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..core import masks as ops
 from ..core.errors import BackendUnavailable, InputError
-from . import ops
 
 CHECKPOINTS: dict[str, str] = {
     "vit_h": "sam_vit_h_4b8939.pth",

@@ -19,34 +19,16 @@ forward track runs unblended up to b.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
+from ..core import masks as ops
 from ..core.errors import InputError
-from . import ops
 from .object_track import ObjectTrack
+from .work_frames import TrackerConfig, WorkFrames
 
 Progress = Callable[[int, int], None]  # (steps done, total steps)
 Refiner = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (frame RGB, propagated mask) -> refined (H, W) bool mask
-
-
-@dataclass(frozen=True)
-class TrackerConfig:
-    """Tuning of the flow tracker. Pixel thresholds are in work-resolution pixels."""
-
-    work_width: int = 416  # frames are downscaled to at most this width for flow and point tracking
-    flow: str = "dis"  # dense flow for occlusion: "dis" (fast) or "farneback"
-    # Motion model: "similarity" (shift, scale, rotation), "affine" (adds shear and unequal scaling), or "auto"
-    # (candidates of both; each frame takes whichever explains the object's appearance best).
-    motion: str = "auto"
-    max_points: int = 300  # corner points followed inside the mask
-    min_points: int = 6  # fewest RANSAC inliers that make a motion candidate
-    ransac_px: float = 1.5
-    occlusion: bool = True  # cut occluders out of the mask (appearance test, see the module docstring)
-    deform_px: int = 0  # the appearance test tolerates local deformation of this many pixels
-    photometric_limit: float = 15.0  # mean colour error (0-255) over 5x5 below which a pixel is still the object
-    template_rate: float = 0.1  # how fast the appearance template follows the visible object (0 = keyframe only)
 
 
 def _validate(keyframes: Mapping[int, np.ndarray], n_frames: int,
@@ -70,9 +52,7 @@ def _validate(keyframes: Mapping[int, np.ndarray], n_frames: int,
 def fixed_masks(n_frames: int, keyframes: Mapping[int, np.ndarray]) -> np.ndarray:
     """mask_type `fixed`: each keyframe mask holds from its frame until the next keyframe; the first one also
     holds backwards to frame 0. Returns (n_frames, H, W) bool."""
-    from ..core.compile_edit import hold_keyframes
-
-    return hold_keyframes(n_frames, _validate(keyframes, n_frames, None))
+    return ops.hold_keyframes(n_frames, _validate(keyframes, n_frames, None))
 
 
 def _signed_distance(mask: np.ndarray) -> np.ndarray:
@@ -105,33 +85,6 @@ def blend_masks(forward: np.ndarray, backward: np.ndarray, forward_weight: float
     return blended < 0
 
 
-class _Frames:
-    """The clip's frames downscaled to work resolution (RGB and gray), computed once per clip."""
-
-    def __init__(self, frames: Sequence[np.ndarray], config: TrackerConfig):
-        import cv2
-
-        first = np.asarray(frames[0])
-        self.full_h, self.full_w = first.shape[:2]
-        width = min(self.full_w, config.work_width)
-        height = max(8, round(self.full_h * width / self.full_w))
-        self.size = (width, height)
-        self.scale_x, self.scale_y = self.full_w / width, self.full_h / height
-        self.gray, self.color = [], []
-        for frame in frames:
-            frame = np.asarray(frame)
-            if frame.shape[:2] != (self.full_h, self.full_w) or frame.ndim != 3:
-                raise InputError("video", f"Frames differ in size: {frame.shape} vs {first.shape}.")
-            small = cv2.resize(frame[..., :3], self.size, interpolation=cv2.INTER_AREA)
-            self.color.append(small)
-            self.gray.append(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY))
-
-    def to_full(self, affine: np.ndarray) -> np.ndarray:
-        """A 2x3 transform between work-resolution frames, expressed between full-resolution frames."""
-        scale = np.diag([self.scale_x, self.scale_y, 1.0])
-        return (scale @ np.vstack([affine, [0, 0, 1]]) @ np.linalg.inv(scale))[:2]
-
-
 def track_masks(
     frames: Sequence[np.ndarray],
     keyframes: Mapping[int, np.ndarray],
@@ -148,7 +101,7 @@ def track_masks(
     n_frames = len(frames)
     if n_frames == 0:
         raise InputError("video", "The clip has no frames.")
-    clip = _Frames(frames, config)
+    clip = WorkFrames(frames, config)
     keys = _validate(keyframes, n_frames, (clip.full_h, clip.full_w))
     order = sorted(keys)
     gaps = list(zip(order, order[1:]))

@@ -10,6 +10,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..core.errors import MediaError
+from ..core.masks import to_bool, to_uint8
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".webm", ".mkv", ".avi", ".m4v"}
 
@@ -32,11 +33,14 @@ def read_image(path: str | Path, field: str = "image") -> np.ndarray:
 
 
 def read_mask_image(path: str | Path, field: str = "mask") -> np.ndarray:
-    """A mask image as an (H, W) uint8 array: white = edit. RGBA brush layers count their alpha where the
+    """A mask image as an (H, W) bool array: True (white) = edit. RGBA brush layers count their alpha where the
     colour is black."""
-    from ..masks.ops import to_bool, to_uint8
+    return to_bool(read_image(path, field))
 
-    return to_uint8(to_bool(read_image(path, field)))
+
+def write_mask_png(path: str | Path, mask: np.ndarray) -> Path:
+    """Write an (H, W) bool mask as a binary PNG (255 = edit, 0 = keep), atomically."""
+    return write_png(path, to_uint8(mask))
 
 
 def write_png(path: str | Path, array: np.ndarray) -> Path:

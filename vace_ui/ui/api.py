@@ -2,7 +2,9 @@
 
 Each takes the capability's media (files) and plain values plus `settings`, a JSON object with any
 GenerationSettings fields (prompt required; everything else defaults), and returns the result MP4 and the job
-record. `settings` may also name the `backend` (local, dashscope, wavespeed, replicate, comfyui, jiekou). Errors come back as messages (gradio_client raises AppError with the text), never tracebacks.
+record. `settings` may also name the `backend` (local, dashscope, wavespeed, replicate, comfyui, jiekou). Errors
+come back as messages (gradio_client raises AppError with the text), never tracebacks. Defaults are the request
+dataclasses' own (core/requests.py). /edit takes mask_shape and cut_occluders after `settings`.
 """
 
 from __future__ import annotations
@@ -12,17 +14,7 @@ from collections.abc import Callable
 import gradio as gr
 
 from ..core.errors import InputError, MediaError
-from ..core.requests import (
-    EditRequest,
-    ExtendRequest,
-    MaskKeyframe,
-    MaskType,
-    OutpaintRequest,
-    ReferenceImage,
-    ReferenceRequest,
-    RefRole,
-    RepaintRequest,
-)
+from ..core.requests import EditRequest, ExtendRequest, OutpaintRequest, ReferenceRequest, RepaintRequest
 from ..core.settings import GenerationSettings
 from ..jobs.store import JobStatus
 from ..services import Services
@@ -68,34 +60,43 @@ def render_api(services: Services) -> None:
         def reference(ref1, ref2, ref3, role_text, settings_data):
             role_list = [part.strip() or "subject" for part in (role_text or "").split(",")] + ["subject"] * 3
             paths = [path for path in (ref1, ref2, ref3) if path]
-            return _run(services, lambda: ReferenceRequest(
-                tuple(ReferenceImage(path, RefRole(role)) for path, role in zip(paths, role_list))), settings_data)
+            return _run(services, lambda: ReferenceRequest.from_dict({
+                "references": [{"path": path, "role": role} for path, role in zip(paths, role_list)]}), settings_data)
 
         gr.Button(visible=False).click(reference, [*refs, roles, settings], [result, record], api_name="reference", **gpu)
 
-        video, control, strength, ref = _file("video"), gr.Textbox(label="control", value="gray"), \
-            gr.Number(label="strength", value=1.0), _file("reference")
+        repaint_default, edit_default = RepaintRequest(), EditRequest()
+        video, control, strength, ref = _file("video"), gr.Textbox(label="control", value=repaint_default.control), \
+            gr.Number(label="strength", value=repaint_default.strength), _file("reference")
 
         def repaint(video_path, control_kind, strength_value, ref_path, settings_data):
-            return _run(services, lambda: RepaintRequest(video_path or "", control_kind or "", float(strength_value),
-                                                         ReferenceImage(ref_path) if ref_path else None), settings_data)
+            return _run(services, lambda: RepaintRequest.from_dict({
+                "video": video_path or "", "control": control_kind or "", "strength": strength_value,
+                "reference": {"path": ref_path} if ref_path else None}), settings_data)
 
         gr.Button(visible=False).click(repaint, [video, control, strength, ref, settings], [result, record],
                                        api_name="repaint", **gpu)
 
         mask_image, mask_frame, mask_video = _file("mask_image"), gr.Number(label="mask_frame", value=0, precision=0), \
             _file("mask_video")
-        mask_type, expand_ratio = gr.Textbox(label="mask_type", value="fixed"), gr.Number(label="expand_ratio", value=0.05)
+        mask_type = gr.Textbox(label="mask_type", value=edit_default.mask_type.value)
+        expand_ratio = gr.Number(label="expand_ratio", value=edit_default.expand_ratio)
+        mask_shape = gr.Textbox(label="mask_shape", value=edit_default.mask_shape.value)
+        cut_occluders = gr.Checkbox(label="cut_occluders", value=edit_default.cut_occluders)
 
-        def edit(video_path, mask_path, frame, mask_video_path, mask_kind, ratio, settings_data):
+        def edit(video_path, mask_path, frame, mask_video_path, mask_kind, ratio, settings_data, shape, cut):
             def build():
-                keyframes = (MaskKeyframe(mask_path, int(frame or 0)),) if mask_path else ()
-                return EditRequest(video_path or "", keyframes, mask_video_path or None, MaskType(mask_kind or "fixed"),
-                                   float(ratio))
+                keyframes = [{"path": mask_path, "frame": frame or 0}] if mask_path else []
+                return EditRequest.from_dict({
+                    "video": video_path or "", "keyframes": keyframes, "mask_video": mask_video_path or None,
+                    "mask_type": mask_kind or edit_default.mask_type.value, "expand_ratio": ratio,
+                    "mask_shape": shape or edit_default.mask_shape.value, "cut_occluders": cut})
             return _run(services, build, settings_data)
 
-        gr.Button(visible=False).click(edit, [video, mask_image, mask_frame, mask_video, mask_type, expand_ratio, settings],
-                                       [result, record], api_name="edit", **gpu)
+        # mask_shape and cut_occluders come last so that callers of the earlier signature keep working.
+        edit_inputs = [video, mask_image, mask_frame, mask_video, mask_type, expand_ratio, settings, mask_shape,
+                       cut_occluders]
+        gr.Button(visible=False).click(edit, edit_inputs, [result, record], api_name="edit", **gpu)
 
         clips = [_file(name) for name in ("first_clip", "last_clip", "first_frame", "last_frame")]
 
@@ -108,7 +109,7 @@ def render_api(services: Services) -> None:
         scales = [gr.Number(label=side, value=1.0) for side in ("top", "bottom", "left", "right")]
 
         def outpaint(video_path, top, bottom, left, right, settings_data):
-            return _run(services, lambda: OutpaintRequest(video_path or "", float(top), float(bottom), float(left),
-                                                          float(right)), settings_data)
+            return _run(services, lambda: OutpaintRequest.from_dict({
+                "video": video_path or "", "top": top, "bottom": bottom, "left": left, "right": right}), settings_data)
 
         gr.Button(visible=False).click(outpaint, [video, *scales, settings], [result, record], api_name="outpaint", **gpu)

@@ -22,18 +22,17 @@ from ..jobs.store import Job, JobStatus
 from ..services import Services
 from .components import ResultPanel, SettingsPanel, result_panel, settings_panel
 
-
 GENERATION_FIELDS = [f.name for f in fields(GenerationSettings) if f.name not in ("prompt",)]
 
 
 @dataclass
 class TabInputs:
     """A tab's own inputs: `components` go into every event; `request` builds the capability request from an
-    event's values; `restore` gives the updates that put a stored job's request back."""
+    event's values; `restore` gives the updates that put a stored job's typed request back."""
 
     components: set
     request: Callable[[dict], CapabilityRequest]
-    restore: Callable[[dict], dict]
+    restore: Callable[[CapabilityRequest], dict]
     extra_outputs: set = field(default_factory=set)  # components restore updates besides `components`
 
 

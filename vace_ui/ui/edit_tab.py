@@ -1,11 +1,12 @@
-"""The Edit tab's inputs: a video, a frame picker, masks painted or clicked (segment-anything) on any number of
-keyframes, or an uploaded mask image / mask video."""
+"""The Edit tab: a video, a frame picker, masks painted or clicked (segment-anything) on any number of keyframes,
+or an uploaded mask image / mask video. The per-session state is a `MaskEditor`; the handlers below are plain
+functions of (components, values) wired once in `edit_inputs`."""
 
 from __future__ import annotations
 
-import tempfile
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import gradio as gr
@@ -13,23 +14,16 @@ import numpy as np
 
 from ..core import constants as C
 from ..core.errors import BackendUnavailable, InputError, MediaError
-from ..core.requests import EditRequest, MaskKeyframe, MaskShape, MaskType, ReferenceImage
-from ..masks.ops import overlay
-from ..media.images import read_mask_image, write_png
+from ..core.masks import overlay
+from ..core.requests import EditRequest, MaskKeyframe, MaskShape, MaskType
 from ..media.video import iter_frames, probe_video
 from ..services import Services
 from .capability_tab import TabInputs
+from .mask_editor import MaskEditor
 
 BRUSH = gr.Brush(colors=["#ffffff"], default_color="#ffffff", color_mode="fixed", default_size=24)
 CLICK_MODES = [("Add (positive click)", "add"), ("Remove (negative click)", "remove")]
-
-
-@dataclass
-class MaskSession:
-    """Per-browser-session mask state: saved keyframe masks (frame -> PNG path) and the clicks on this frame."""
-
-    keyframes: dict[int, str] = field(default_factory=dict)
-    clicks: list[tuple[int, int, bool]] = field(default_factory=list)
+DEFAULT = EditRequest()
 
 
 def painted_mask(editor_value: dict | None) -> np.ndarray | None:
@@ -70,8 +64,158 @@ class ClickSegmenter:
             return segmenter.segment(clicks)
 
 
+@dataclass
+class EditView:
+    """The Edit tab's components (handlers return {component: update} dicts keyed by these)."""
+
+    session: gr.State
+    video: gr.Video
+    frame: gr.Slider
+    editor: gr.ImageEditor
+    click_mode: gr.Radio
+    click_image: gr.Image
+    keyframe_list: gr.Markdown
+    mask_image: gr.Image
+    mask_video: gr.Video
+    mask_type: gr.Radio
+    expand_ratio: gr.Slider
+    shape: gr.Dropdown
+    cut_occluders: gr.Checkbox
+    reference: gr.Image
+
+    @property
+    def shown(self) -> set:
+        return {self.editor, self.click_image}
+
+
+def show(view: EditView, state: MaskEditor, index: int, mask: np.ndarray | None = None) -> dict:
+    """The frame `index` on the canvas and the click view, with `mask` (default: the kept one) painted on."""
+    if not state.loaded:
+        return {view.editor: {"background": None, "layers": [], "composite": None}, view.click_image: None}
+    image = read_frame(state.video, index)
+    mask = state.mask(index) if mask is None else mask
+    shown = overlay(image, mask) if mask is not None else image
+    return {view.editor: {"background": image, "layers": mask_layer(mask), "composite": image},
+            view.click_image: shown}
+
+
+def on_video(view: EditView, path: str | None, state: MaskEditor) -> dict:
+    state.unload()
+    if path:
+        try:
+            info = probe_video(path)
+            state.load(path, info.frame_count, info.width, info.height)
+        except MediaError as error:
+            gr.Warning(str(error))
+    count = max(1, state.frame_count)
+    return {view.session: state, view.frame: gr.Slider(maximum=max(1, count - 1), value=0),
+            view.keyframe_list: state.describe(), **show(view, state, 0)}
+
+
+def on_frame(view: EditView, index, state: MaskEditor) -> dict:
+    state.clicks = []
+    return {view.session: state, **show(view, state, int(index))}
+
+
+def on_click(view: EditView, clicker: ClickSegmenter, index, mode, state: MaskEditor, event: gr.SelectData) -> dict:
+    if not state.loaded:
+        gr.Warning("Upload a video first, then click the object to mask.")
+        return {view.session: state}
+    x, y = (int(round(v)) for v in event.index[:2])
+    state.clicks.append((x, y, mode == "add"))
+    image = read_frame(state.video, int(index))
+    try:
+        mask = clicker.segment(image, (state.video, int(index)), state.clicks)
+    except (BackendUnavailable, InputError) as error:
+        state.clicks.pop()
+        gr.Warning(str(error))
+        return {view.session: state}
+    return {view.session: state, **show(view, state, int(index), mask)}
+
+
+def on_keep(view: EditView, index, editor_value, state: MaskEditor) -> dict:
+    if not state.loaded:
+        gr.Warning("Upload a video first, then paint or click the region to edit.")
+        return {view.session: state}
+    mask = painted_mask(editor_value)
+    if mask is None:
+        gr.Warning("Nothing is painted or clicked on this frame: paint the region (white brush) or click it first.")
+        return {view.session: state}
+    try:
+        state.keep(int(index), mask)
+    except InputError as error:
+        gr.Warning(error.message)
+        return {view.session: state}
+    return {view.session: state, view.keyframe_list: state.describe()}
+
+
+def on_invert(view: EditView, index, editor_value, state: MaskEditor) -> dict:
+    if not state.loaded:
+        gr.Warning("Upload a video first; Invert swaps the painted region and the rest of the frame.")
+        return {view.session: state}
+    mask = painted_mask(editor_value)
+    if mask is None:
+        mask = state.mask(int(index))
+    height, width = state.keyframes.height, state.keyframes.width
+    inverted = np.ones((height, width), dtype=bool) if mask is None else ~mask
+    return {view.session: state, **show(view, state, int(index), inverted)}
+
+
+def on_clear(view: EditView, everything: bool, index, state: MaskEditor) -> dict:
+    state.clicks = []
+    if everything:
+        state.remove_all()
+    else:
+        state.remove(int(index))
+    return {view.session: state, view.keyframe_list: state.describe(), **show(view, state, int(index))}
+
+
+def build_request(view: EditView, scratch: Path, data: dict) -> EditRequest:
+    """The request for what the tab shows now. What is painted on the canvas counts for its frame, kept or not;
+    an uploaded mask image counts for the shown frame when nothing was painted or kept."""
+    state: MaskEditor = data[view.session]
+    current = int(data[view.frame])
+    painted = painted_mask(data[view.editor]) if state.loaded else None
+    keyframes = state.export(scratch, {current: painted} if painted is not None else None)
+    if not keyframes and data[view.mask_image]:
+        keyframes = (MaskKeyframe(data[view.mask_image], current),)
+    if keyframes and data[view.mask_video]:
+        raise InputError("mask", "give either painted/clicked/uploaded mask images or a mask video, not both.")
+    return EditRequest.from_dict({
+        "video": data[view.video] or "",
+        "keyframes": [keyframe.to_dict() for keyframe in keyframes],
+        "mask_video": data[view.mask_video] or None, "mask_type": data[view.mask_type],
+        "expand_ratio": data[view.expand_ratio], "mask_shape": data[view.shape],
+        "references": [{"path": data[view.reference]}] if data[view.reference] else [],
+        "cut_occluders": data[view.cut_occluders],
+    })
+
+
+def restore(view: EditView, saved: EditRequest) -> dict:
+    """A stored Edit job back into the tab: its clip, keyframe masks and options."""
+    state = MaskEditor()
+    first = min((keyframe.frame for keyframe in saved.keyframes), default=0)
+    if saved.video and Path(saved.video).is_file():
+        try:
+            info = probe_video(saved.video)
+            state.restore(saved.video, info.frame_count, info.width, info.height, saved.keyframes)
+        except (MediaError, InputError) as error:
+            gr.Warning(f"The job's video or masks could not be read back: {error}")
+            state.unload()
+    count = max(2, state.frame_count)
+    return {
+        **show(view, state, first if state.loaded else 0),
+        view.frame: gr.Slider(maximum=count - 1, value=first if state.loaded else 0),
+        view.session: state, view.video: saved.video or None, view.mask_video: saved.mask_video,
+        view.keyframe_list: state.describe(), view.mask_type: saved.mask_type.value,
+        view.expand_ratio: saved.expand_ratio, view.shape: saved.mask_shape.value,
+        view.reference: saved.references[0].path if saved.references else None,
+        view.cut_occluders: saved.cut_occluders,
+    }
+
+
 def edit_inputs(clicker: ClickSegmenter, scratch: Path) -> TabInputs:
-    session = gr.State(MaskSession())
+    session = gr.State(MaskEditor())
     video = gr.Video(label="Source video", sources=["upload"], elem_id="edit-video")
     frame = gr.Slider(0, 1, value=0, step=1, label="Frame to mask", elem_id="edit-frame")
     with gr.Tabs():
@@ -88,7 +232,7 @@ def edit_inputs(clicker: ClickSegmenter, scratch: Path) -> TabInputs:
         invert = gr.Button("Invert", size="sm", elem_id="edit-invert")
         clear = gr.Button("Clear this frame", size="sm", elem_id="edit-clear")
         clear_all = gr.Button("Clear all keyframes", size="sm", elem_id="edit-clear-all")
-    keyframe_list = gr.Markdown("No keyframes yet: paint or click, then keep the mask.", elem_id="edit-keyframes")
+    keyframe_list = gr.Markdown(MaskEditor().describe(), elem_id="edit-keyframes")
     with gr.Accordion("Or upload a mask", open=False):
         with gr.Row():
             mask_image = gr.Image(label="Mask image (white = edit), on the chosen frame", type="filepath",
@@ -96,135 +240,34 @@ def edit_inputs(clicker: ClickSegmenter, scratch: Path) -> TabInputs:
             mask_video = gr.Video(label="Mask video (white = edit), frame for frame", sources=["upload"])
     with gr.Row():
         mask_type = gr.Radio([("Fixed", MaskType.FIXED.value), ("Tracking", MaskType.TRACKING.value)],
-                             value=MaskType.FIXED.value, label="Mask follows", elem_id="edit-mask-type",
+                             value=DEFAULT.mask_type.value, label="Mask follows", elem_id="edit-mask-type",
                              info="Fixed holds each keyframe until the next; tracking follows the object")
-        expand_ratio = gr.Slider(*C.EXPAND_RATIO_RANGE, value=0.05, step=0.01, label="Expand ratio",
+        expand_ratio = gr.Slider(*C.EXPAND_RATIO_RANGE, value=DEFAULT.expand_ratio, step=0.01, label="Expand ratio",
                                  info="Grow the mask by this fraction of its box")
-        shape = gr.Dropdown([s.value for s in MaskShape], value=MaskShape.EXACT.value, label="Mask shape")
-        cut_occluders = gr.Checkbox(True, label="Tracking: cut out what passes in front",
+        shape = gr.Dropdown([s.value for s in MaskShape], value=DEFAULT.mask_shape.value, label="Mask shape")
+        cut_occluders = gr.Checkbox(DEFAULT.cut_occluders, label="Tracking: cut out what passes in front",
                                     info="Turn off for bending or waving subjects (people, flags, animals)")
     reference = gr.Image(label="Reference (optional)", type="filepath", image_mode="RGBA", height=140)
-
-    def describe(state: MaskSession) -> str:
-        if not state.keyframes:
-            return "No keyframes yet: paint or click, then keep the mask."
-        return "Keyframes: " + ", ".join(f"frame {index}" for index in sorted(state.keyframes))
-
-    def show(path: str | None, index: int, state: MaskSession, mask: np.ndarray | None = None) -> dict:
-        if not path:
-            return {editor: {"background": None, "layers": [], "composite": None}, click_image: None}
-        image = read_frame(path, index)
-        if mask is None and index in state.keyframes:
-            mask = read_mask_image(state.keyframes[index]) > 0
-        shown = overlay(image, mask) if mask is not None else image
-        return {editor: {"background": image, "layers": mask_layer(mask), "composite": image}, click_image: shown}
-
-    def on_video(path: str | None):
-        state = MaskSession()
-        count = 1
-        if path:
-            try:
-                count = probe_video(path).frame_count
-            except MediaError as error:
-                gr.Warning(str(error))
-                path = None
-        return {session: state, frame: gr.Slider(maximum=max(1, count - 1), value=0), keyframe_list: describe(state),
-                **show(path, 0, state)}
-
-    def on_frame(path, index, state: MaskSession):
-        state.clicks = []
-        return {session: state, **show(path, int(index), state)}
-
-    def on_click(path, index, mode, state: MaskSession, event: gr.SelectData):
-        if not path:
-            gr.Warning("Upload a video first.")
-            return {}
-        x, y = (int(round(v)) for v in event.index[:2])
-        state.clicks.append((x, y, mode == "add"))
-        image = read_frame(path, int(index))
-        try:
-            mask = clicker.segment(image, (path, int(index)), state.clicks)
-        except (BackendUnavailable, InputError) as error:
-            state.clicks.pop()
-            gr.Warning(str(error))
-            return {session: state}
-        return {session: state, **show(path, int(index), state, mask)}
-
-    def save_mask(state: MaskSession, index: int, mask: np.ndarray) -> None:
-        path = Path(tempfile.mkdtemp(dir=scratch)) / f"keyframe_{index}.png"
-        write_png(path, np.where(mask, C.MASK_GENERATE, C.MASK_KEEP).astype(np.uint8))
-        state.keyframes[index] = str(path)
-
-    def on_keep(path, index, editor_value, state: MaskSession):
-        mask = painted_mask(editor_value)
-        if mask is None:
-            gr.Warning("Nothing is painted or clicked on this frame.")
-            return {}
-        save_mask(state, int(index), mask)
-        return {session: state, keyframe_list: describe(state)}
-
-    def on_invert(path, index, editor_value, state: MaskSession):
-        if not path:
-            return {}
-        mask = painted_mask(editor_value)
-        image = read_frame(path, int(index))
-        inverted = np.ones(image.shape[:2], dtype=bool) if mask is None else ~mask
-        return show(path, int(index), state, inverted)
-
-    def on_clear(path, index, state: MaskSession, everything: bool):
-        state.clicks = []
-        if everything:
-            state.keyframes.clear()
-        else:
-            state.keyframes.pop(int(index), None)
-        return {session: state, keyframe_list: describe(state), **show(path, int(index), state)}
+    view = EditView(session, video, frame, editor, click_mode, click_image, keyframe_list, mask_image, mask_video,
+                    mask_type, expand_ratio, shape, cut_occluders, reference)
 
     hidden = {"api_visibility": "private"}
-    shown = {editor, click_image}
-    video.upload(on_video, video, {session, frame, keyframe_list} | shown, **hidden)
-    video.clear(lambda: on_video(None), None, {session, frame, keyframe_list} | shown, **hidden)
-    frame.change(on_frame, [video, frame, session], {session} | shown, **hidden)
-    click_image.select(on_click, [video, frame, click_mode, session], {session} | shown, concurrency_id="preview",
+    listed = {session, keyframe_list}
+    video.upload(partial(on_video, view), [video, session], listed | {frame} | view.shown, **hidden)
+    video.clear(partial(on_video, view, None), session, listed | {frame} | view.shown, **hidden)
+    frame.change(partial(on_frame, view), [frame, session], {session} | view.shown, **hidden)
+
+    def clicked(index, mode, state: MaskEditor, event: gr.SelectData) -> dict:  # Gradio reads the event type here
+        return on_click(view, clicker, index, mode, state, event)
+
+    click_image.select(clicked, [frame, click_mode, session], {session} | view.shown, concurrency_id="preview",
                        **hidden)
-    keep.click(on_keep, [video, frame, editor, session], {session, keyframe_list}, **hidden)
-    invert.click(on_invert, [video, frame, editor, session], shown, **hidden)
-    clear.click(lambda p, i, s: on_clear(p, i, s, False), [video, frame, session], {session, keyframe_list} | shown,
-                **hidden)
-    clear_all.click(lambda p, i, s: on_clear(p, i, s, True), [video, frame, session], {session, keyframe_list} | shown,
-                    **hidden)
-
-    def request(data: dict) -> EditRequest:
-        state: MaskSession = data[session]
-        current = int(data[frame])
-        keyframes = dict(state.keyframes)
-        painted = painted_mask(data[editor])
-        if painted is not None:  # what is on the canvas now counts for its frame, kept or not
-            save_mask(state, current, painted)
-            keyframes[current] = state.keyframes[current]
-        elif data[mask_image] and not keyframes:
-            keyframes[current] = data[mask_image]
-        if keyframes and data[mask_video]:
-            raise InputError("mask", "give either painted/clicked/uploaded mask images or a mask video, not both.")
-        refs = (ReferenceImage(data[reference]),) if data[reference] else ()
-        return EditRequest(data[video] or "", tuple(MaskKeyframe(path, index) for index, path in sorted(keyframes.items())),
-                           data[mask_video] or None, MaskType(data[mask_type]), float(data[expand_ratio]),
-                           MaskShape(data[shape]), refs, bool(data[cut_occluders]))
-
-    def restore(saved: dict) -> dict:
-        keyframes = saved.get("keyframes") or []
-        refs = saved.get("references") or []
-        state = MaskSession(keyframes={int(k["frame"]): k["path"] for k in keyframes})
-        path, first = saved.get("video"), min(state.keyframes, default=0)
-        count = probe_video(path).frame_count if path and Path(path).is_file() else 2
-        return {
-            **show(path if path and Path(path).is_file() else None, first, state),
-            frame: gr.Slider(maximum=max(1, count - 1), value=first),
-            session: state, video: path, mask_video: saved.get("mask_video"),
-            keyframe_list: describe(state), mask_type: saved.get("mask_type", MaskType.FIXED.value),
-            expand_ratio: saved.get("expand_ratio", 0.05), shape: saved.get("mask_shape", MaskShape.EXACT.value),
-            reference: refs[0]["path"] if refs else None, cut_occluders: saved.get("cut_occluders", True),
-        }
+    keep.click(partial(on_keep, view), [frame, editor, session], listed, **hidden)
+    invert.click(partial(on_invert, view), [frame, editor, session], {session} | view.shown, **hidden)
+    clear.click(partial(on_clear, view, False), [frame, session], listed | view.shown, **hidden)
+    clear_all.click(partial(on_clear, view, True), [frame, session], listed | view.shown, **hidden)
 
     components = {session, video, frame, editor, mask_image, mask_video, mask_type, expand_ratio, shape, reference,
                   cut_occluders}
-    return TabInputs(components, request, restore, extra_outputs={keyframe_list, click_image})
+    return TabInputs(components, partial(build_request, view, scratch), partial(restore, view),
+                     extra_outputs={keyframe_list, click_image})

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from ..core.requests import Capability
+from ..core.requests import Capability, request_from_dict
 from ..core.settings import GenerationSettings
 from ..jobs.store import Job, JobStore
 from .capability_tab import RenderedTab, format_job
@@ -64,7 +64,7 @@ def render_history(store: JobStore, tabs: gr.Tabs, rendered: dict[Capability, Re
         job = store.get(job_id)
         target = rendered[Capability(job.capability)]
         updates = target.settings.values_for(GenerationSettings.from_dict(job.settings))
-        updates.update(target.inputs.restore(job.request))
+        updates.update(target.inputs.restore(request_from_dict(job.capability, job.request)))
         updates[tabs] = gr.Tabs(selected=job.capability)
         return updates
 

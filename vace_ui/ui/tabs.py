@@ -13,9 +13,11 @@ import numpy as np
 from .. import annotators
 from ..annotators import AnnotatorError
 from ..core import constants as C
-from ..core.compile import compile_request, load_clip
+from ..core.clip import load_clip
+from ..core.compile import compile_request
 from ..core.errors import BackendUnavailable, InputError, MediaError
 from ..core.geometry import fit_on_canvas
+from ..core.masks import cut_out
 from ..core.requests import (
     ExtendRequest,
     OutpaintRequest,
@@ -26,7 +28,6 @@ from ..core.requests import (
 )
 from ..core.settings import GenerationSettings
 from ..jobs.context import file_context
-from ..masks.ops import cut_out
 from ..media.images import write_png
 from ..media.video import write_video
 from .capability_tab import TabInputs
@@ -84,12 +85,12 @@ def reference_inputs(clicker: ClickSegmenter, scratch: Path) -> TabInputs:
         return ReferenceRequest(tuple(ReferenceImage(data[image], RefRole(data[role])) for image, role in slots
                                       if data[image]))
 
-    def restore(saved: dict) -> dict:
-        refs = saved.get("references", [])
+    def restore(saved: ReferenceRequest) -> dict:
+        refs = saved.references
         updates = {}
         for index, (image, role) in enumerate(slots):
-            updates[image] = refs[index]["path"] if index < len(refs) else None
-            updates[role] = refs[index]["role"] if index < len(refs) else RefRole.SUBJECT.value
+            updates[image] = refs[index].path if index < len(refs) else None
+            updates[role] = refs[index].role.value if index < len(refs) else RefRole.SUBJECT.value
         return updates
 
     return TabInputs({component for slot in slots for component in slot}, request, restore)
@@ -100,7 +101,7 @@ QUICK_PREVIEW_FRAMES = 17
 
 def quick_control_preview(request: RepaintRequest, folder: Path) -> Path:
     """Source | control side by side for the first 17 frames at 832x480-area, to judge a control kind quickly."""
-    settings = GenerationSettings(prompt="(preview)", num_frames=QUICK_PREVIEW_FRAMES)
+    settings = GenerationSettings(num_frames=QUICK_PREVIEW_FRAMES)
     context = file_context()
     compiled = compile_request(replace(request, control_mask=None), settings, context)
     clip = load_clip(context, request.video, "video", compiled.num_frames, settings.timing, settings.preset_size,
@@ -111,10 +112,12 @@ def quick_control_preview(request: RepaintRequest, folder: Path) -> Path:
 def repaint_inputs(scratch: Path) -> TabInputs:
     video = gr.Video(label="Source video", sources=["upload"], elem_id="repaint-video")
     kinds = annotators.available()
+    default = RepaintRequest()
     with gr.Row():
-        control = gr.Dropdown([(label, name) for name, label in kinds.items()], value="gray" if "gray" in kinds else None,
+        control = gr.Dropdown([(label, name) for name, label in kinds.items()],
+                              value=default.control if default.control in kinds else None,
                               label="Control", info="What is kept from the source video")
-        strength = gr.Slider(0, 1, value=1.0, step=0.05, label="Strength",
+        strength = gr.Slider(0, 1, value=default.strength, step=0.05, label="Strength",
                              info="How closely the control is followed (scales the conditioning)")
     with gr.Row():
         reference = gr.Image(label="Reference subject (optional)", type="filepath", image_mode="RGBA", height=160)
@@ -140,10 +143,9 @@ def repaint_inputs(scratch: Path) -> TabInputs:
     quick.click(on_quick, {video, control, strength, reference, control_mask}, quick_video, concurrency_id="preview",
                 api_visibility="private")
 
-    def restore(saved: dict) -> dict:
-        ref = saved.get("reference")
-        return {video: saved.get("video"), control: saved.get("control"), strength: saved.get("strength", 1.0),
-                reference: ref["path"] if ref else None, control_mask: saved.get("control_mask")}
+    def restore(saved: RepaintRequest) -> dict:
+        return {video: saved.video or None, control: saved.control, strength: saved.strength,
+                reference: saved.reference.path if saved.reference else None, control_mask: saved.control_mask}
 
     return TabInputs({video, control, strength, reference, control_mask}, request, restore)
 
@@ -162,8 +164,8 @@ def extend_inputs() -> TabInputs:
     def request(data: dict) -> ExtendRequest:
         return ExtendRequest(**{name: data[component] or None for name, component in fields.items()})
 
-    def restore(saved: dict) -> dict:
-        return {component: saved.get(name) for name, component in fields.items()}
+    def restore(saved: ExtendRequest) -> dict:
+        return {component: getattr(saved, name) for name, component in fields.items()}
 
     return TabInputs(set(fields.values()), request, restore)
 
@@ -173,14 +175,15 @@ def outpaint_inputs() -> TabInputs:
     gr.Markdown("Each side's scale is its new extent as a multiple of the original: left 1.5 adds a border half "
                 "the video's width on the left.")
     low, high = C.OUTPAINT_SCALE_RANGE
+    start = OutpaintRequest(left=1.25, right=1.25)  # the tab opens on a wider frame: a valid request at once
     with gr.Row():
-        sides = {name: gr.Slider(low, high, value=1.0 if name in ("top", "bottom") else 1.25, step=0.05,
-                                 label=name.capitalize()) for name in ("top", "bottom", "left", "right")}
+        sides = {name: gr.Slider(low, high, value=getattr(start, name), step=0.05, label=name.capitalize())
+                 for name in ("top", "bottom", "left", "right")}
 
     def request(data: dict) -> OutpaintRequest:
         return OutpaintRequest(data[video] or "", **{name: float(data[slider]) for name, slider in sides.items()})
 
-    def restore(saved: dict) -> dict:
-        return {video: saved.get("video"), **{slider: saved.get(name, 1.0) for name, slider in sides.items()}}
+    def restore(saved: OutpaintRequest) -> dict:
+        return {video: saved.video or None, **{slider: getattr(saved, name) for name, slider in sides.items()}}
 
     return TabInputs({video, *sides.values()}, request, restore)

@@ -23,8 +23,17 @@ import uuid
 from pathlib import Path
 
 from ...core.errors import InputError
-from ...core.requests import (Capability, EditRequest, ExtendRequest, MaskShape, MaskType, OutpaintRequest,
-                              ReferenceRequest, RefRole, RepaintRequest)
+from ...core.requests import (
+    Capability,
+    EditRequest,
+    ExtendRequest,
+    MaskShape,
+    MaskType,
+    OutpaintRequest,
+    ReferenceRequest,
+    RefRole,
+    RepaintRequest,
+)
 from ..base import BackendCapabilities, BackendJob
 from .base import RemoteBackend, TaskState, TaskStatus, Upload
 from .http import MalformedResponse, ProviderError
@@ -201,15 +210,15 @@ class DashScopeBackend(RemoteBackend):
         source = request.keyframes[0].path
         if is_public_url(source):
             return source
-        from ...masks import ops
-        from ...media.images import read_mask_image, write_png
+        from ...core import masks as ops
+        from ...media.images import read_mask_image, write_mask_png
 
-        mask = ops.to_bool(read_mask_image(source, "mask"))
+        mask = read_mask_image(source, "mask")
         if request.mask_shape is MaskShape.BOX:
             mask = ops.box(mask)
         elif request.mask_shape is MaskShape.HULL:
             mask = ops.hull(mask)
-        return str(write_png(Path(folder) / "mask.png", ops.to_uint8(mask)))
+        return str(write_mask_png(Path(folder) / "mask.png", mask))
 
     def upload(self, path: Path, kind: str) -> str:
         answer = self.http.call("GET", "/uploads", params={"action": "getPolicy", "model": self.model},

@@ -1,7 +1,7 @@
 """The masks a user draws or clicks on chosen frames of one clip, and how they become a per-frame mask clip.
 
 A keyframe holds the whole mask from its frame on (until the next keyframe): with mask_type `fixed` it is held
-still, with `tracking` it is carried along by the tracker and overrides the propagation from its frame. An empty
+still, with `tracking` it is carried along by the tracker (masks/) and overrides the propagation from its frame. An empty
 keyframe (`clear`) is meaningful: "nothing to generate from here on". `remove` forgets a keyframe instead.
 """
 
@@ -11,9 +11,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..core.errors import InputError
-from . import ops
-from .tracker import Progress, Refiner, TrackerConfig, fixed_masks, track_masks
+from . import masks as ops
+from .errors import InputError
 
 
 @dataclass
@@ -81,13 +80,7 @@ class Keyframes:
         return {index: mask.copy() for index, mask in sorted(self.masks.items())}
 
     def fixed(self) -> np.ndarray:
-        """(n_frames, H, W) bool for mask_type `fixed`."""
-        return fixed_masks(self.n_frames, self.masks)
-
-    def track(self, frames, refiner: Refiner | None = None, progress: Progress | None = None,
-              config: TrackerConfig | None = None) -> np.ndarray:
-        """(n_frames, H, W) bool for mask_type `tracking` over `frames` (the clip's RGB frames)."""
-        if len(frames) != self.n_frames:
-            raise InputError("video", f"The clip has {len(frames)} frames; the keyframes were made for "
-                                      f"{self.n_frames}.")
-        return track_masks(frames, self.masks, refiner=refiner, progress=progress, config=config)
+        """(n_frames, H, W) bool for mask_type `fixed` (tracking: `masks.tracker.track_masks(frames, as_dict())`)."""
+        if not self.masks:
+            raise InputError("keyframes", "Draw or click a mask on at least one frame.")
+        return ops.hold_keyframes(self.n_frames, self.masks)

@@ -1,10 +1,14 @@
-"""Exact mask operations on (H, W) bool arrays (True = generate). Pure numpy: results are pixel-exact."""
+"""Exact mask operations on (H, W) bool arrays (True = generate). Pure numpy: results are pixel-exact.
+
+Inside the app a mask is always bool ((H, W) or (N, H, W)); it becomes uint8 once, in `VaceInputs`, and PNG only
+at file boundaries (the media layer).
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..core import constants as C
+from . import constants as C
 
 
 def to_bool(mask: np.ndarray) -> np.ndarray:
@@ -143,3 +147,24 @@ def cut_out(frame: np.ndarray, mask: np.ndarray, crop: bool = False) -> np.ndarr
         x0, y0, x1, y1 = found
         rgba = rgba[y0:y1, x0:x1].copy()
     return rgba
+
+
+def hold_keyframes(num_frames: int, keyframes: dict[int, np.ndarray]) -> np.ndarray:
+    """mask_type fixed: each keyframe's mask holds from its frame until the next keyframe; the first one also
+    holds back to frame 0. Returns (num_frames, H, W) bool."""
+    order = sorted(keyframes)
+    masks = np.empty((num_frames,) + np.shape(keyframes[order[0]]), dtype=bool)
+    for position, frame in enumerate(order):
+        start = 0 if position == 0 else frame
+        end = order[position + 1] if position + 1 < len(order) else num_frames
+        masks[start:end] = keyframes[frame]
+    return masks
+
+
+def shape_and_expand(mask: np.ndarray, shape: str, ratio: float) -> np.ndarray:
+    """The mask made into its `shape` ("exact", "box" or "hull"), then grown by `ratio` of its box."""
+    if shape == "box":
+        mask = box(mask)
+    elif shape == "hull":
+        mask = hull(mask)
+    return expand(mask, ratio)
