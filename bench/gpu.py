@@ -36,13 +36,12 @@ from vace_ui.backends.local_estimate import (  # noqa: E402
     SPEED_PLANS,
     WAN_VAE,
     MeasuredStore,
-    MemoryMode,
-    SpeedMode,
     estimate_vram_gb,
     gpu_peak_tflops,
     transformer_flops,
 )
 from vace_ui.backends.local_modes import cache_stats, configure_pipeline, make_step_callback, prepare_run  # noqa: E402
+from vace_ui.core.settings import MemoryMode, SpeedMode  # noqa: E402
 
 CUDA = torch.cuda.is_available()
 SIZES = {"wan2.1-vace-1.3b": (832, 480), "wan2.1-vace-14b": (1280, 720), "tiny-random": (64, 64)}
@@ -236,7 +235,7 @@ def table(rows, model, peak_tflops):
     width, height = SIZES[model]
     frames = 9 if model == "tiny-random" else 81
     flops = transformer_flops(MODEL_SPECS[model], width, height, frames)
-    base = next((r.guided for r in rows if r.speed == "off" and r.memory == "gpu"), math.nan)
+    base = next((r.guided for r in rows if r.speed == SpeedMode.OFF.value and r.memory == MemoryMode.GPU.value), math.nan)
     lines = [f"### {model} at {width}x{height}, {frames} frames",
              f"Transformer FLOPs per call {flops:.3g}; per guided step (two calls) {2 * flops:.3g}.", "",
              "| speed | memory | attention | compiled | s/step guided | s/step unguided | cached call s | VAE enc s | "

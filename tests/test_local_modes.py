@@ -12,8 +12,6 @@ import torch
 from vace_ui.backends.local_estimate import (
     MODEL_SPECS,
     MeasuredStore,
-    MemoryMode,
-    SpeedMode,
     choose_memory_mode,
     estimate_run,
     estimate_vram_gb,
@@ -32,7 +30,7 @@ from vace_ui.backends.local_modes import (
 from vace_ui.backends.tiny_model import build_tiny_pipeline
 from vace_ui.backends.vace_cache import VaceCacheConfig, apply_vace_cache, remove_vace_cache
 from vace_ui.core.errors import InputError
-from vace_ui.core.settings import GenerationSettings, LoraSpec, Solver
+from vace_ui.core.settings import GenerationSettings, LoraSpec, MemoryMode, Solver, SpeedMode
 
 SHAPE = (1, 9, 64, 64, 3)
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..core.errors import BackendUnavailable, GenerationCancelled, InputError
 from ..core.requests import Capability
-from ..core.settings import GenerationSettings, LoraSpec, Solver
+from ..core.settings import GenerationSettings, LoraSpec, MemoryMode, Solver
 from .base import Backend, BackendCapabilities, BackendJob, BackendResult, JobReporter, Phase
 from .local_modes import cache_stats, make_step_callback
 from .model_catalog import entry_for
@@ -247,7 +247,7 @@ class LocalBackend(Backend):
 
         pipe = self.load()
         previous = applied_config(pipe)
-        if previous is not None and previous.memory == "fp8_storage" and settings.loras != self._loras:
+        if previous is not None and previous.memory == MemoryMode.FP8_STORAGE.value and settings.loras != self._loras:
             pipe = self._reload()
         for _ in range(2):
             self._set_scheduler(pipe, settings)

@@ -8,7 +8,6 @@ and are refined by measured runs kept in a small JSON file (`MeasuredStore`).
 
 from __future__ import annotations
 
-import enum
 import json
 import math
 import os
@@ -19,25 +18,7 @@ from pathlib import Path
 
 from ..core import constants as C
 from ..core.errors import InputError
-
-
-class SpeedMode(str, enum.Enum):
-    """OFF: the reference result (bit-identical for a seed). BALANCED and FAST trade a little fidelity for speed;
-    `SPEED_PLANS` says exactly what each turns on."""
-
-    OFF = "off"
-    BALANCED = "balanced"
-    FAST = "fast"
-
-
-class MemoryMode(str, enum.Enum):
-    """Where the weights live. AUTO picks from free VRAM (`choose_memory_mode`)."""
-
-    AUTO = "auto"
-    GPU = "gpu"  # every component resident on the device: fastest, most memory
-    MODEL_OFFLOAD = "model_offload"  # one whole component on the device at a time (diffusers model CPU offload)
-    GROUP_OFFLOAD = "group_offload"  # transformer blocks streamed from pinned CPU memory, one block ahead
-    FP8_STORAGE = "fp8_storage"  # transformer weights stored float8_e4m3fn, computed in bf16; others offloaded
+from ..core.settings import MemoryMode, SpeedMode
 
 
 @dataclass(frozen=True)

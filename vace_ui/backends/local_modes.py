@@ -22,13 +22,11 @@ from typing import Any, Callable
 
 from ..core import constants as C
 from ..core.errors import InputError
-from ..core.settings import GenerationSettings, LoraSpec, Solver
+from ..core.settings import GenerationSettings, LoraSpec, MemoryMode, Solver, SpeedMode
 from .local_estimate import (  # noqa: F401  (re-exported: the backend imports the whole API from here)
     SPEED_PLANS,
     Estimate,
     MeasuredStore,
-    MemoryMode,
-    SpeedMode,
     SpeedPlan,
     choose_memory_mode,
     estimate_run,
