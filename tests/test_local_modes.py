@@ -326,3 +326,14 @@ def test_distill_presets_set_steps_guidance_and_the_lora():
         apply_distill_preset(settings, "lightx2v", " ")
     with pytest.raises(InputError):
         apply_distill_preset(settings, "turbo9000", "x.safetensors")
+
+
+def test_the_ui_labels_every_mode_and_offers_the_enum_values():
+    from vace_ui.ui.components import MEMORY_LABELS, SPEED_LABELS, enum_choices
+
+    for labels, enum_type in ((SPEED_LABELS, SpeedMode), (MEMORY_LABELS, MemoryMode)):
+        offered = enum_choices(labels)
+        assert [value for _, value in offered] == [member.value for member in enum_type]
+        assert len({label for label, _ in offered}) == len(enum_type)  # one distinct text per mode
+    with pytest.raises(KeyError):  # a mode without a label fails when the UI is built, not silently
+        enum_choices({SpeedMode.OFF: "Off"})
