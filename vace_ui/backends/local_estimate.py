@@ -19,8 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..core import constants as C
-from ..core.errors import InputError
-from ..core.settings import GenerationSettings, MemoryMode, SpeedMode
+from ..core.settings import GenerationSettings, MemoryMode, SpeedMode, coerce_enum
 from .wan_specs import ModelSpec, latent_tokens, model_spec, transformer_flops, transformer_params
 
 
@@ -154,12 +153,8 @@ class RunModes:
     vae_tiling: bool = False
 
     def __post_init__(self) -> None:
-        for key, enum_type in (("speed", SpeedMode), ("memory", MemoryMode)):
-            try:
-                object.__setattr__(self, key, enum_type(getattr(self, key)))
-            except ValueError:
-                allowed = ", ".join(member.value for member in enum_type)
-                raise InputError(f"{key}_mode", f"'{getattr(self, key)}' is not one of {allowed}.") from None
+        object.__setattr__(self, "speed", coerce_enum("speed_mode", SpeedMode, self.speed))
+        object.__setattr__(self, "memory", coerce_enum("memory_mode", MemoryMode, self.memory))
 
     @classmethod
     def from_settings(cls, settings: GenerationSettings) -> "RunModes":

@@ -6,6 +6,7 @@ import dataclasses
 import enum
 import math
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from . import constants as C
 from .errors import InputError, check_range
@@ -54,6 +55,21 @@ class MemoryMode(str, enum.Enum):
     FP8_STORAGE = "fp8_storage"  # transformer weights stored float8_e4m3fn, computed in bf16; others offloaded
 
 
+E = TypeVar("E", bound=enum.Enum)
+
+
+def coerce_enum(field: str, enum_type: type[E], value: object) -> E:
+    """`value` as a member of `enum_type` (a member, or its value such as "fast"); anything else is an InputError
+    naming `field` and the allowed values."""
+    if isinstance(value, enum_type):
+        return value
+    try:
+        return enum_type(value)
+    except ValueError:
+        allowed = ", ".join(member.value for member in enum_type)
+        raise InputError(field, f"'{value}' is not one of {allowed}.") from None
+
+
 # The GenerationSettings fields typed as enums: plain strings (API, job store) are coerced on construction.
 _ENUM_FIELDS = (("solver", Solver), ("fit", FitMode), ("timing", FrameTiming), ("speed_mode", SpeedMode),
                 ("memory_mode", MemoryMode))
@@ -97,13 +113,7 @@ class GenerationSettings:
     def __post_init__(self) -> None:
         # Accept plain strings (API, job store) for the enum fields.
         for key, enum_type in _ENUM_FIELDS:
-            value = getattr(self, key)
-            if not isinstance(value, enum_type):
-                try:
-                    object.__setattr__(self, key, enum_type(value))
-                except ValueError:
-                    allowed = ", ".join(member.value for member in enum_type)
-                    raise InputError(key, f"'{value}' is not one of {allowed}.") from None
+            object.__setattr__(self, key, coerce_enum(key, enum_type, getattr(self, key)))
 
     @property
     def preset_size(self) -> tuple[int, int]:
