@@ -1,7 +1,7 @@
 """Speed and memory modes of the local VACE pipeline, measured. See bench/README.md.
 
 CUDA: builds the full-size Wan2.1-VACE-1.3B transformer (and 14B, at 1280x720, when it fits) plus the Wan2.1 VAE
-from their published configs (vace_ui/backends/local_estimate.py) with random weights, bf16 transformer and fp32
+from their published configs (vace_ui/backends/wan_specs.py) with random weights, bf16 transformer and fp32
 VAE as the app loads them; random prompt embeddings (1, 512, 4096) stand in for the 5.7B UMT5 text encoder (not
 loaded, so its 11.4 GB is not in the measured VRAM). For every speed mode (memory GPU) and every memory mode (speed
 OFF) it measures seconds per denoising step with guidance (both CFG branches) and without, the cost of a call
@@ -32,17 +32,16 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from vace_ui.backends.local_estimate import (  # noqa: E402
-    MODEL_SPECS,
     SPEED_PLANS,
-    WAN_VAE,
     MeasuredStore,
-    MemoryMode,
-    SpeedMode,
+    RunModes,
+    RunShape,
     estimate_vram_gb,
     gpu_peak_tflops,
-    transformer_flops,
 )
 from vace_ui.backends.local_modes import cache_stats, configure_pipeline, make_step_callback, prepare_run  # noqa: E402
+from vace_ui.backends.wan_specs import MODEL_SPECS, WAN_VAE, transformer_flops  # noqa: E402
+from vace_ui.core.settings import MemoryMode, SpeedMode  # noqa: E402
 
 CUDA = torch.cuda.is_available()
 SIZES = {"wan2.1-vace-1.3b": (832, 480), "wan2.1-vace-14b": (1280, 720), "tiny-random": (64, 64)}
@@ -201,7 +200,8 @@ def measure(model: str, speed: SpeedMode, memory: MemoryMode, steps: int, pipe=N
     row = Row(model, speed.value, applied.memory, applied.attention_backend, applied.compiled)
     width, height = SIZES[model]
     spec = dataclasses.replace(MODEL_SPECS[model], text_encoder_params=0)  # comparable: no text encoder here
-    row.estimate_gb = estimate_vram_gb(spec, width, height, 81 if model != "tiny-random" else 9, speed, memory)
+    shape = RunShape(model, width, height, 81 if model != "tiny-random" else 9)
+    row.estimate_gb = estimate_vram_gb(shape, RunModes(speed, memory), spec)
     run(pipe, model, 2, 5.0, applied)  # warm-up (torch.compile, cuDNN autotune, allocator)
     guided, ratios = [], []
     for _ in range(repeat):  # fastest of `repeat` counts: the least disturbed by other load
@@ -236,7 +236,7 @@ def table(rows, model, peak_tflops):
     width, height = SIZES[model]
     frames = 9 if model == "tiny-random" else 81
     flops = transformer_flops(MODEL_SPECS[model], width, height, frames)
-    base = next((r.guided for r in rows if r.speed == "off" and r.memory == "gpu"), math.nan)
+    base = next((r.guided for r in rows if r.speed == SpeedMode.OFF.value and r.memory == MemoryMode.GPU.value), math.nan)
     lines = [f"### {model} at {width}x{height}, {frames} frames",
              f"Transformer FLOPs per call {flops:.3g}; per guided step (two calls) {2 * flops:.3g}.", "",
              "| speed | memory | attention | compiled | s/step guided | s/step unguided | cached call s | VAE enc s | "
@@ -289,7 +289,7 @@ def main(argv=None):
         plan = [(speed, MemoryMode.GPU) for speed in SpeedMode] + [(SpeedMode.OFF, m) for m in MEMORY_MODES[1:]]
         for speed, memory in plan:
             spec = dataclasses.replace(MODEL_SPECS[model], text_encoder_params=0)
-            need = estimate_vram_gb(spec, width, height, 81, speed, memory)
+            need = estimate_vram_gb(RunShape(model, width, height, 81), RunModes(speed, memory), spec)
             if need > free:
                 rows.append(Row(model, speed.value, memory.value, note=f"skipped: needs about {need:.0f} GB"))
                 continue
@@ -298,8 +298,8 @@ def main(argv=None):
             try:
                 row, pipe = measure(model, speed, memory, args.steps, pipe, args.repeat, baseline)
                 if store and CUDA:
-                    store.record(model, width, height, 81, speed, memory, gpu, True, row.guided,
-                                 row.encode + row.decode, row.peak_gb)
+                    store.record(RunShape(model, width, height, 81, guidance=5.0), RunModes(speed, memory), gpu,
+                                 row.guided, row.encode + row.decode, row.peak_gb)
             except Exception as error:  # one mode failing must not hide the others
                 row = Row(model, speed.value, memory.value, note=f"failed: {type(error).__name__}: {error}"[:200])
             rows.append(row)

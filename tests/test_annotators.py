@@ -288,6 +288,67 @@ def test_flow_colour_shows_the_direction_of_motion(dx, dy, hue):
         assert r > 200 and g > 170 and b < 120
 
 
+def _interleaved(*generators) -> list[list[np.ndarray]]:
+    """Pull one item from each generator in turn until all are done; each generator's items, in order."""
+    results: list[list[np.ndarray]] = [[] for _ in generators]
+    live = dict(enumerate(generators))
+    while live:
+        for index, generator in list(live.items()):
+            try:
+                results[index].append(next(generator))
+            except StopIteration:
+                del live[index]
+    return results
+
+
+def _same(first: list[np.ndarray], second: list[np.ndarray]) -> bool:
+    return len(first) == len(second) and all(np.array_equal(a, b) for a, b in zip(first, second))
+
+
+def test_two_clips_interleaved_through_the_shared_flow_annotator_each_match_their_solo_result():
+    shared = annotators.get("flow")
+    right, down = shifted_clip(6, 3, 0), shifted_clip(4, 0, 2)  # different lengths and motions
+    solo_right, solo_down = list(shared.process(right)), list(shared.process(down))
+    assert len(solo_right) == 6 and len(solo_down) == 4 and not _same(solo_right[:4], solo_down)
+    together = _interleaved(shared.process(iter(right)), annotators.get("flow").process(iter(down)))
+    assert _same(together[0], solo_right) and _same(together[1], solo_down)
+    # the same, driving two streams by hand frame by frame: each keeps its own previous frame
+    first, second = shared.open_stream(), shared.open_stream()
+    by_hand = ([], [])
+    for frame_a, frame_b in zip(right, down):
+        by_hand[0].extend(first.feed(frame_a))
+        by_hand[1].extend(second.feed(frame_b))
+    for frame_a in right[len(down):]:
+        by_hand[0].extend(first.feed(frame_a))
+    by_hand[0].extend(first.flush())
+    by_hand[1].extend(second.flush())
+    assert _same(by_hand[0], solo_right) and _same(by_hand[1], solo_down)
+    assert vars(shared) == {}  # the shared annotator itself holds nothing of any clip
+
+
+def test_clips_annotated_in_threads_at_once_match_their_solo_results():
+    from concurrent.futures import ThreadPoolExecutor
+
+    clips = [shifted_clip(5, dx, dy, height=40, width=56) for dx, dy in ((2, 0), (0, 2), (-2, 1), (1, -2))]
+    solo = [list(annotators.get("flow").process(clip)) for clip in clips]
+    with ThreadPoolExecutor(4) as pool:
+        for _ in range(3):
+            results = list(pool.map(lambda clip: list(annotators.get("flow").process(clip)), clips))
+            assert all(_same(result, expected) for result, expected in zip(results, solo))
+
+
+def test_two_layout_tracks_interleaved_each_match_their_solo_result():
+    shared = LayoutAnnotator(style="filled")
+    frames = [np.zeros((60, 80, 3), dtype=np.uint8)] * 3
+    masks = [_square_mask(box=(10 + 10 * i, 10, 30 + 10 * i, 30)) for i in range(3)]
+    boxes = box_path((0, 0, 20, 20), (60, 40, 80, 60), 3)
+    solo_masks = list(shared.process(frames, masks=masks, size=(40, 30)))
+    solo_boxes = list(shared.process(frames, boxes=boxes))
+    together = _interleaved(shared.process(frames, masks=masks, size=(40, 30)), shared.process(frames, boxes=boxes))
+    assert _same(together[0], solo_masks) and _same(together[1], solo_boxes)
+    assert solo_masks[0].shape == (30, 40, 3) and solo_boxes[0].shape == (60, 80, 3)
+
+
 def test_flow_of_a_single_frame_is_white_and_reset_between_clips():
     annotator = FlowAnnotator()
     only = list(annotator.process([texture(20, 30)]))

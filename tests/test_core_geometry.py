@@ -6,7 +6,16 @@ import pytest
 from vace_ui.core import constants as C
 from vace_ui.core.errors import InputError
 from vace_ui.core.geometry import fit_on_canvas, plan_frames, plan_spatial
-from vace_ui.core.settings import FitMode, FrameTiming, GenerationSettings, LoraSpec, frames_for_duration
+from vace_ui.core.settings import (
+    FitMode,
+    FrameTiming,
+    GenerationSettings,
+    LoraSpec,
+    MemoryMode,
+    Solver,
+    SpeedMode,
+    frames_for_duration,
+)
 
 
 def test_keep_aspect_1080p_centre_crops_to_multiples_of_16():
@@ -121,3 +130,23 @@ def test_settings_round_trip_and_flow_shift_by_size():
     assert GenerationSettings.from_dict(settings.to_dict()).to_dict() == settings.to_dict()
     assert settings.effective_flow_shift == 5.0
     assert GenerationSettings().effective_flow_shift == 3.0
+
+
+def test_mode_fields_are_enums_coerced_from_their_values_and_serialised_as_values():
+    settings = GenerationSettings(prompt="a", speed_mode="fast", memory_mode="group_offload", solver="dpm++")
+    assert settings.speed_mode is SpeedMode.FAST and settings.memory_mode is MemoryMode.GROUP_OFFLOAD
+    assert settings.solver is Solver.DPMPP
+    assert (GenerationSettings().speed_mode, GenerationSettings().memory_mode) == (SpeedMode.OFF, MemoryMode.AUTO)
+    data = settings.to_dict()
+    assert (data["speed_mode"], data["memory_mode"], data["solver"]) == ("fast", "group_offload", "dpm++")
+    assert all(type(data[key]) is str for key in ("speed_mode", "memory_mode", "solver", "fit", "timing"))
+    assert GenerationSettings.from_dict(data) == settings
+
+
+@pytest.mark.parametrize("field, allowed", [("speed_mode", "off, balanced, fast"),
+                                            ("memory_mode", "auto, gpu, model_offload, group_offload, fp8_storage"),
+                                            ("solver", "unipc, euler, dpm++")])
+def test_an_unknown_mode_is_an_input_error_naming_the_field_and_the_choices(field, allowed):
+    with pytest.raises(InputError) as raised:
+        GenerationSettings(prompt="a", **{field: "ludicrous"})
+    assert raised.value.field == field and f"'ludicrous' is not one of {allowed}" in str(raised.value)

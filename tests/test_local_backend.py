@@ -7,6 +7,7 @@ import threading
 import numpy as np
 import pytest
 
+from vace_ui.core.errors import InputError
 from vace_ui.core.requests import (
     EditRequest,
     ExtendRequest,
@@ -160,5 +161,6 @@ def test_runs_refine_the_estimate(runner, media_dir, tiny_backend, tmp_path):
 
 
 def test_unknown_speed_mode_is_a_clear_error(runner, media_dir):
-    with pytest.raises(Exception, match="speed_mode"):
+    with pytest.raises(InputError, match="speed_mode: 'ludicrous' is not one of off, balanced, fast") as raised:
         runner.create(capability_requests(media_dir)["edit"], small(speed_mode="ludicrous"))
+    assert raised.value.field == "speed_mode"

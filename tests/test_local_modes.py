@@ -10,16 +10,12 @@ import pytest
 import torch
 
 from vace_ui.backends.local_estimate import (
-    MODEL_SPECS,
     MeasuredStore,
-    MemoryMode,
-    SpeedMode,
+    RunModes,
+    RunShape,
     choose_memory_mode,
     estimate_run,
     estimate_vram_gb,
-    model_spec,
-    transformer_flops,
-    transformer_params,
 )
 from vace_ui.backends.local_modes import (
     DISTILL_PRESETS,
@@ -31,8 +27,9 @@ from vace_ui.backends.local_modes import (
 )
 from vace_ui.backends.tiny_model import build_tiny_pipeline
 from vace_ui.backends.vace_cache import VaceCacheConfig, apply_vace_cache, remove_vace_cache
+from vace_ui.backends.wan_specs import MODEL_SPECS, transformer_flops, transformer_params
 from vace_ui.core.errors import InputError
-from vace_ui.core.settings import GenerationSettings, LoraSpec, Solver
+from vace_ui.core.settings import GenerationSettings, LoraSpec, MemoryMode, Solver, SpeedMode
 
 SHAPE = (1, 9, 64, 64, 3)
 
@@ -248,55 +245,72 @@ def test_param_counts_and_flops_match_the_diffusers_modules():
 
 
 def test_estimates_scale_sensibly():
-    def run(**changes):
-        args = dict(model_name="Wan-AI/Wan2.1-VACE-1.3B-diffusers", width=832, height=480, num_frames=81,
-                    steps=25, guidance=5.0, speed=SpeedMode.OFF, memory=MemoryMode.GPU, gpu_name="NVIDIA H100 80GB HBM3")
-        return estimate_run(**{**args, **changes})
+    def run(speed=SpeedMode.OFF, memory=MemoryMode.GPU, gpu_name="NVIDIA H100 80GB HBM3", **changes):
+        shape = RunShape(**{"model": "Wan-AI/Wan2.1-VACE-1.3B-diffusers", "width": 832, "height": 480,
+                            "num_frames": 81, "steps": 25, "guidance": 5.0, **changes})
+        return estimate_run(shape, RunModes(speed, memory), gpu_name=gpu_name)
 
     base = run()
     assert run(num_frames=161).seconds > base.seconds and run(steps=50).seconds > base.seconds
     assert run(guidance=1.0).seconds < base.seconds
     assert run(speed=SpeedMode.FAST).seconds < run(speed=SpeedMode.BALANCED).seconds < base.seconds
-    assert run(model_name="wan2.1-vace-14b", width=1280, height=720).seconds > 4 * base.seconds
+    assert run(model="wan2.1-vace-14b", width=1280, height=720).seconds > 4 * base.seconds
     assert run(gpu_name="NVIDIA GeForce RTX 4090").seconds > base.seconds
+    assert run(num_references=2).seconds > base.seconds
     vram = {mode: run(memory=mode).vram_gb for mode in list(MemoryMode)[1:]}
     assert vram[MemoryMode.GROUP_OFFLOAD] < vram[MemoryMode.MODEL_OFFLOAD] < vram[MemoryMode.GPU]
-    assert run(model_name="wan2.1-vace-14b", memory=MemoryMode.FP8_STORAGE).vram_gb < run(
-        model_name="wan2.1-vace-14b", memory=MemoryMode.MODEL_OFFLOAD).vram_gb
+    assert run(model="wan2.1-vace-14b", memory=MemoryMode.FP8_STORAGE).vram_gb < run(
+        model="wan2.1-vace-14b", memory=MemoryMode.MODEL_OFFLOAD).vram_gb
     assert run(memory=MemoryMode.GPU).vram_gb > 15  # the 11 GB text encoder stays resident
     assert re.fullmatch(r"about \d+ GB, about \d+ (s|min) on this GPU", base.text), base.text
     assert run(gpu_name=None).text.endswith("on an RTX 4090") and base.basis == "model"
+    assert run(memory=MemoryMode.AUTO) == run(memory=MemoryMode.GPU)  # AUTO without free memory: estimated as GPU
+
+
+def test_run_modes_coerce_strings_and_name_a_bad_field():
+    assert RunModes("fast", "fp8_storage") == RunModes(SpeedMode.FAST, MemoryMode.FP8_STORAGE)
+    with pytest.raises(InputError) as raised:
+        RunModes("off", "floppy")
+    assert raised.value.field == "memory_mode" and "'floppy' is not one of auto, gpu" in str(raised.value)
+    settings = GenerationSettings(steps=8, guidance_scale=1.0, speed_mode="balanced", memory_mode="gpu",
+                                  vae_tiling=True)
+    assert RunModes.from_settings(settings) == RunModes(SpeedMode.BALANCED, MemoryMode.GPU, True)
+    shape = RunShape.from_settings("tiny-random", settings, 64, 48, 9, num_references=1)
+    assert shape == RunShape("tiny-random", 64, 48, 9, 8, 1.0, 1) and not shape.guided
 
 
 def test_measured_runs_refine_the_estimate(tmp_path):
     store = MeasuredStore(tmp_path / "measured.json")
-    args = ("wan2.1-vace-1.3b", 832, 480, 81)
-    store.record(*args, SpeedMode.OFF, MemoryMode.GPU, "NVIDIA L40S", True, 10.0, vae_seconds=20.0, peak_vram_gb=19.5)
-    row = store.record(*args, SpeedMode.OFF, MemoryMode.GPU, "NVIDIA L40S", True, 12.0, vae_seconds=20.0)
+    shape, off_gpu = RunShape("wan2.1-vace-1.3b", 832, 480, 81, steps=30, guidance=5.0), RunModes("off", "gpu")
+    store.record(shape, off_gpu, "NVIDIA L40S", 10.0, vae_seconds=20.0, peak_vram_gb=19.5)
+    row = store.record(shape, off_gpu, "NVIDIA L40S", 12.0, vae_seconds=20.0)
     assert row["n"] == 2 and row["seconds_per_step"] == 11.0
-    exact = estimate_run(*args, 30, 5.0, SpeedMode.OFF, MemoryMode.GPU, "NVIDIA L40S", measured=store)
+    assert (row["model"], row["speed"], row["memory"], row["guidance"]) == ("wan2.1-vace-1.3b", "off", "gpu", True)
+    exact = estimate_run(shape, off_gpu, "NVIDIA L40S", measured=store)
     assert exact.basis == "measured" and exact.seconds == pytest.approx(30 * 11.0 + 20.0, rel=1e-3)
     assert exact.vram_gb == 19.5
-    longer = estimate_run("wan2.1-vace-1.3b", 832, 480, 161, 30, 5.0, SpeedMode.OFF, MemoryMode.GPU, "NVIDIA L40S",
+    longer = estimate_run(RunShape("wan2.1-vace-1.3b", 832, 480, 161, steps=30), off_gpu, "NVIDIA L40S",
                           measured=tmp_path / "measured.json")
     assert longer.basis == "measured" and longer.seconds > 2 * 30 * 11.0
-    assert estimate_run(*args, 30, 5.0, SpeedMode.OFF, MemoryMode.GPU, "NVIDIA A100", measured=store).basis == "model"
+    assert estimate_run(shape, off_gpu, "NVIDIA A100", measured=store).basis == "model"
     (tmp_path / "broken.json").write_text("{not json")
-    assert MeasuredStore(tmp_path / "broken.json").closest("wan2.1-vace-1.3b", 832, 480, 81, "off", "gpu",
-                                                            "x", True) is None
+    assert MeasuredStore(tmp_path / "broken.json").closest(shape, off_gpu, "x") is None
 
 
 def test_auto_picks_lower_memory_modes_for_less_free_vram():
     for model in ("wan2.1-vace-1.3b", "wan2.1-vace-14b"):
-        spec = model_spec(model)
-        chosen = [choose_memory_mode(int(gb * 1e9), model) for gb in (141, 80, 48, 24, 16, 12, 8, 4)]
-        peaks = [estimate_vram_gb(spec, 832, 480, 81, SpeedMode.OFF, mode) for mode in chosen]
+        shape = RunShape(model)
+        chosen = [choose_memory_mode(int(gb * 1e9), shape) for gb in (141, 80, 48, 24, 16, 12, 8, 4)]
+        peaks = [estimate_vram_gb(shape, RunModes(SpeedMode.OFF, mode)) for mode in chosen]
         assert peaks == sorted(peaks, reverse=True) and len(set(chosen)) >= 3
-    assert choose_memory_mode(int(80e9), "wan2.1-vace-1.3b") is MemoryMode.GPU
-    assert choose_memory_mode(int(8e9), "wan2.1-vace-1.3b") is MemoryMode.GROUP_OFFLOAD
+    assert choose_memory_mode(int(80e9), RunShape("wan2.1-vace-1.3b")) is MemoryMode.GPU
+    assert choose_memory_mode(int(8e9), RunShape("wan2.1-vace-1.3b")) is MemoryMode.GROUP_OFFLOAD
     # 14B on a 32 GB card: model offload does not fit; group offload needs RAM for 40 GB of pinned weights
-    assert choose_memory_mode(int(32e9), "wan2.1-vace-14b", ram_bytes=int(32e9)) is MemoryMode.FP8_STORAGE
-    assert choose_memory_mode(int(32e9), "wan2.1-vace-14b", ram_bytes=int(128e9)) is MemoryMode.GROUP_OFFLOAD
+    assert choose_memory_mode(int(32e9), RunShape("wan2.1-vace-14b"), ram_bytes=int(32e9)) is MemoryMode.FP8_STORAGE
+    assert choose_memory_mode(int(32e9), RunShape("wan2.1-vace-14b"), ram_bytes=int(128e9)) is MemoryMode.GROUP_OFFLOAD
+    # AUTO in an estimate resolves as the backend does: from the free memory given
+    auto = estimate_run(RunShape("wan2.1-vace-14b"), RunModes("off", "auto"), "NVIDIA L40S", free_bytes=int(32e9))
+    assert auto == estimate_run(RunShape("wan2.1-vace-14b"), RunModes("off", "group_offload"), "NVIDIA L40S")
 
 
 def test_distill_presets_set_steps_guidance_and_the_lora():
@@ -312,3 +326,14 @@ def test_distill_presets_set_steps_guidance_and_the_lora():
         apply_distill_preset(settings, "lightx2v", " ")
     with pytest.raises(InputError):
         apply_distill_preset(settings, "turbo9000", "x.safetensors")
+
+
+def test_the_ui_labels_every_mode_and_offers_the_enum_values():
+    from vace_ui.ui.components import MEMORY_LABELS, SPEED_LABELS, enum_choices
+
+    for labels, enum_type in ((SPEED_LABELS, SpeedMode), (MEMORY_LABELS, MemoryMode)):
+        offered = enum_choices(labels)
+        assert [value for _, value in offered] == [member.value for member in enum_type]
+        assert len({label for label, _ in offered}) == len(enum_type)  # one distinct text per mode
+    with pytest.raises(KeyError):  # a mode without a label fails when the UI is built, not silently
+        enum_choices({SpeedMode.OFF: "Off"})

@@ -5,13 +5,14 @@ Registry order is the order the UI lists them: weight-free first, then those nee
 
 from . import basic  # noqa: F401  (registers gray, canny)
 from . import lineart, flow, layout, depth, pose, scribble  # noqa: F401,I001  (registers the rest, in this order)
-from .base import Annotator, AnnotatorError, as_rgb, available, get, needing_weights, register
+from .base import Annotator, AnnotatorError, AnnotatorStream, as_rgb, available, get, needing_weights, register
 from .layout import LayoutStyle, box_path
 from .weights import MODELS_ENV, models_dir
 
 __all__ = [
     "Annotator",
     "AnnotatorError",
+    "AnnotatorStream",
     "LayoutStyle",
     "MODELS_ENV",
     "as_rgb",

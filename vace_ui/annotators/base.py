@@ -3,16 +3,24 @@
 An annotator turns source frames into control frames, one frame at a time (streaming: a caller never has to hold
 the whole clip at full resolution). Heavy imports (torch models, controlnet-aux, onnxruntime) happen in `load()`,
 never at import time.
+
+Shared weights, per-clip state (as diffusers' hook state managers keep a hook's state apart per context): an
+`Annotator` holds its configuration and its loaded model only. The registry shares one per name, loaded once and
+read-only afterwards. Whatever one clip carries from frame to frame (the flow annotator's previous frame, the
+layout annotator's mask track) lives in an `AnnotatorStream` that `open_stream()` creates for that clip alone, so
+clips annotated at the same time, by jobs and previews in other threads, never see each other's state.
 """
 
 from __future__ import annotations
 
 import abc
+import threading
 from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 
 Progress = Callable[[int, int], None]  # (frames done, total frames or 0 when unknown)
+_LOAD_LOCK = threading.RLock()
 
 
 class AnnotatorError(RuntimeError):
@@ -50,8 +58,28 @@ def resize_frame(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC)
 
 
+class AnnotatorStream:
+    """The state of annotating one clip, frame after frame. This base keeps none: each frame goes through the
+    annotator's stateless `process_frame`. Annotators that carry state between frames subclass it."""
+
+    def __init__(self, annotator: "Annotator") -> None:
+        self.annotator = annotator
+
+    def feed(self, frame: np.ndarray) -> list[np.ndarray]:
+        """The control frames that become ready once `frame` is seen (usually exactly one; a stream that needs the
+        next frame, like flow, may return none now and two later)."""
+        return [self.annotator.process_frame(frame)]
+
+    def flush(self) -> list[np.ndarray]:
+        """Control frames still held back when the input ends."""
+        return []
+
+
 class Annotator(abc.ABC):
-    """One control kind. Subclasses set `name` (registry key), `label` (UI text) and `needs_weights`."""
+    """One control kind. Subclasses set `name` (registry key), `label` (UI text) and `needs_weights`, and override
+    `process_frame` (a control frame from one frame, no state) or, when frames depend on earlier ones,
+    `open_stream` (a new AnnotatorStream holding that state). After `load()` an instance is read-only: one is
+    shared by every clip."""
 
     name: str = ""
     label: str = ""
@@ -65,21 +93,13 @@ class Annotator(abc.ABC):
         no network). Lets the UI mark a control unavailable before the user starts a job."""
         return None
 
-    def reset(self) -> None:
-        """Forget state carried between frames (flow, tracking) before a new clip."""
-
-    @abc.abstractmethod
     def process_frame(self, frame: np.ndarray) -> np.ndarray:
-        """(H, W, 3) uint8 RGB in, (H, W, 3) uint8 RGB control frame of the same size out."""
+        """(H, W, 3) uint8 RGB in, (H, W, 3) uint8 RGB control frame of the same size out. Stateless."""
+        raise NotImplementedError(f"{type(self).__name__} annotates streams only: use open_stream() or process()")
 
-    def feed(self, frame: np.ndarray) -> list[np.ndarray]:
-        """Streaming hook: the control frames that become ready once `frame` is seen (usually exactly one;
-        annotators that need the next frame, like flow, may return none now and two later)."""
-        return [self.process_frame(frame)]
-
-    def flush(self) -> list[np.ndarray]:
-        """Control frames still held back when the input ends."""
-        return []
+    def open_stream(self) -> AnnotatorStream:
+        """The state of one new clip (call `load()` first). Each clip needs its own; a stream is not shared."""
+        return AnnotatorStream(self)
 
     def process(
         self,
@@ -88,11 +108,23 @@ class Annotator(abc.ABC):
         progress: Progress | None = None,
         size: tuple[int, int] | None = None,
     ) -> Iterator[np.ndarray]:
-        """Stream control frames for `frames`, one out per frame in. With `size` = (width, height) each frame is
-        resized to that size first, so the control video comes out at the target size. Errors name the
-        failing frame."""
-        self.load()
-        self.reset()
+        """Stream control frames for `frames`, one out per frame in, through a stream of this clip's own. With
+        `size` = (width, height) each frame is resized to that size first, so the control video comes out at the
+        target size. Errors name the failing frame."""
+        with _LOAD_LOCK:  # two clips starting together load the shared weights once
+            self.load()
+        yield from self.run_stream(self.open_stream(), frames, total, progress, size)
+
+    def run_stream(
+        self,
+        stream: AnnotatorStream,
+        frames: Iterable[np.ndarray],
+        total: int = 0,
+        progress: Progress | None = None,
+        size: tuple[int, int] | None = None,
+    ) -> Iterator[np.ndarray]:
+        """Feed `frames` (checked, converted to RGB, resized to `size`) through `stream`, then flush it; yields the
+        control frames, checked. `progress(done, total)` after each frame."""
         shape: tuple[int, ...] | None = None
         index = -1
         for index, frame in enumerate(frames):
@@ -101,9 +133,10 @@ class Annotator(abc.ABC):
                 if size is not None:
                     frame = resize_frame(frame, size)
                 if shape is not None and frame.shape != shape:
-                    raise ValueError(f"frame is {frame.shape[1]}x{frame.shape[0]}, earlier frames are {shape[1]}x{shape[0]}")
+                    raise ValueError(f"frame is {frame.shape[1]}x{frame.shape[0]}, "
+                                     f"earlier frames are {shape[1]}x{shape[0]}")
                 shape = frame.shape
-                outputs = self.feed(frame)
+                outputs = stream.feed(frame)
             except AnnotatorError:
                 raise
             except Exception as error:  # annotators wrap third-party code; report which frame broke
@@ -114,7 +147,7 @@ class Annotator(abc.ABC):
                 progress(index + 1, total)
         if shape is not None:
             try:
-                outputs = self.flush()
+                outputs = stream.flush()
             except AnnotatorError:
                 raise
             except Exception as error:
@@ -130,7 +163,8 @@ class Annotator(abc.ABC):
 
 
 _REGISTRY: dict[str, Callable[[], Annotator]] = {}
-_INSTANCES: dict[str, Annotator] = {}
+_SHARED: dict[str, Annotator] = {}  # one per name: configuration and loaded weights, no per-clip state
+_SHARED_LOCK = threading.Lock()
 
 
 def register(cls: type[Annotator]) -> type[Annotator]:
@@ -150,9 +184,11 @@ def needing_weights() -> list[str]:
 
 
 def get(name: str) -> Annotator:
-    """The shared instance of annotator `name` (created once, loaded on first use)."""
+    """The shared annotator `name` (created once, its weights loaded once on first use). Safe to use from several
+    threads at once: each `process()` call annotates through a stream of its own."""
     if name not in _REGISTRY:
         raise AnnotatorError(f"unknown control '{name}'; available: {', '.join(_REGISTRY)}")
-    if name not in _INSTANCES:
-        _INSTANCES[name] = _REGISTRY[name]()
-    return _INSTANCES[name]
+    with _SHARED_LOCK:
+        if name not in _SHARED:
+            _SHARED[name] = _REGISTRY[name]()
+        return _SHARED[name]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Annotator, register
+from .base import Annotator, AnnotatorStream, register
 
 
 def make_colorwheel() -> np.ndarray:
@@ -68,62 +68,59 @@ def flow_to_rgb(flow: np.ndarray) -> np.ndarray:
     return picture
 
 
+class FlowStream(AnnotatorStream):
+    """One clip's flow state: its own DIS instance (OpenCV's keeps working buffers), the previous frame's luma,
+    and whether frame 0's picture (the first flow, shown for frame 0 too) is still owed."""
+
+    def __init__(self, annotator: "FlowAnnotator") -> None:
+        import cv2
+
+        super().__init__(annotator)
+        self.dis = cv2.DISOpticalFlow_create(annotator.preset)
+        self.previous: np.ndarray | None = None
+        self.first_pending = False
+
+    def _picture(self, frame: np.ndarray) -> np.ndarray:
+        """Flow from the previously seen frame to `frame` (white when there is none)."""
+        import cv2
+
+        luma = cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY)
+        previous, self.previous = self.previous, luma
+        if previous is None:
+            return np.full(frame.shape, 255, dtype=np.uint8)
+        if previous.shape != luma.shape:
+            raise ValueError(f"frame is {luma.shape[1]}x{luma.shape[0]}, "
+                             f"the previous one {previous.shape[1]}x{previous.shape[0]}")
+        return flow_to_rgb(self.dis.calc(previous, luma, None))
+
+    def feed(self, frame: np.ndarray) -> list[np.ndarray]:
+        first = self.previous is None
+        picture = self._picture(frame)
+        if first:
+            self.first_pending = True
+            return []
+        if self.first_pending:
+            self.first_pending = False
+            return [picture, picture]
+        return [picture]
+
+    def flush(self) -> list[np.ndarray]:
+        if self.first_pending and self.previous is not None:
+            self.first_pending = False
+            return [np.full(self.previous.shape + (3,), 255, dtype=np.uint8)]
+        return []
+
+
 @register
 class FlowAnnotator(Annotator):
     """Optical flow between consecutive frames (OpenCV DIS, preset MEDIUM, on luma) drawn with the Middlebury
     colour wheel. N frames in, N pictures out: the first flow (frame 0 -> 1) is shown for frame 0 as well, as the
-    official VACE flow annotator does. A one-frame clip gives one white (motionless) picture."""
+    official VACE flow annotator does. A one-frame clip gives one white (motionless) picture. Weight-free; each
+    clip's state is a FlowStream."""
 
     name = "flow"
     label = "Optical flow"
     preset = 2  # cv2.DISOPTICAL_FLOW_PRESET_MEDIUM
 
-    def __init__(self) -> None:
-        self._dis = None
-        self._previous: np.ndarray | None = None
-        self._first_pending = False
-
-    def load(self) -> None:
-        if self._dis is None:
-            import cv2
-
-            self._dis = cv2.DISOpticalFlow_create(self.preset)
-
-    def reset(self) -> None:
-        self._previous = None
-        self._first_pending = False
-
-    def _luma(self, frame: np.ndarray) -> np.ndarray:
-        import cv2
-
-        return cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY)
-
-    def process_frame(self, frame: np.ndarray) -> np.ndarray:
-        """Flow from the previously seen frame to `frame` (white when there is none). Stateful: call reset()
-        between clips."""
-        self.load()
-        luma = self._luma(frame)
-        previous, self._previous = self._previous, luma
-        if previous is None:
-            return np.full(frame.shape, 255, dtype=np.uint8)
-        if previous.shape != luma.shape:
-            raise ValueError(f"frame is {luma.shape[1]}x{luma.shape[0]}, the previous one {previous.shape[1]}x{previous.shape[0]}")
-        return flow_to_rgb(self._dis.calc(previous, luma, None))
-
-    def feed(self, frame: np.ndarray) -> list[np.ndarray]:
-        first = self._previous is None
-        picture = self.process_frame(frame)
-        if first:
-            self._first_pending = True
-            return []
-        if self._first_pending:
-            self._first_pending = False
-            return [picture, picture]
-        return [picture]
-
-    def flush(self) -> list[np.ndarray]:
-        if self._first_pending and self._previous is not None:
-            self._first_pending = False
-            shape = self._previous.shape + (3,)
-            return [np.full(shape, 255, dtype=np.uint8)]
-        return []
+    def open_stream(self) -> FlowStream:
+        return FlowStream(self)

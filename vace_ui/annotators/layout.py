@@ -8,7 +8,7 @@ from enum import Enum
 import numpy as np
 
 from ..core.masks import to_bool
-from .base import Annotator, AnnotatorError, Progress, register
+from .base import Annotator, AnnotatorError, AnnotatorStream, Progress, register
 
 Box = tuple[float, float, float, float]  # (x0, y0, x1, y1) in pixels of the frame, end exclusive
 
@@ -69,9 +69,6 @@ class LayoutAnnotator(Annotator):
         self.background = tuple(int(c) for c in background)
         self.contour_thickness = contour_thickness
         self.box_thickness = box_thickness
-        self._track: Iterator[object] | None = None
-        self._track_kind = ""
-        self._source_size: tuple[int, int] = (0, 0)  # (w, h) of the frame before any resize
 
     def _canvas(self, height: int, width: int) -> np.ndarray:
         row = np.empty((width, 3), dtype=np.uint8)
@@ -118,21 +115,6 @@ class LayoutAnnotator(Annotator):
         """Without a track, `frame` is read as a mask picture."""
         return self.draw_mask(frame)
 
-    def feed(self, frame: np.ndarray) -> list[np.ndarray]:
-        if self._track is None:
-            return [self.process_frame(frame)]
-        try:
-            entry = next(self._track)
-        except StopIteration:
-            raise ValueError(f"the {self._track_kind} track ended before the video did") from None
-        height, width = frame.shape[:2]
-        if self._track_kind == "box":
-            scale = (width / self._source_size[0], height / self._source_size[1])
-            return [self.draw_boxes(entry, (width, height), scale)]
-        if entry is None:
-            return [self._canvas(height, width)]
-        return [self.draw_mask(np.asarray(entry), (width, height))]
-
     def process(
         self,
         frames: Iterable[np.ndarray],
@@ -151,19 +133,8 @@ class LayoutAnnotator(Annotator):
         if masks is None and boxes is None:
             yield from super().process(frames, total, progress, size)
             return
-
-        def remember_size(source: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
-            for frame in source:
-                shape = np.shape(frame)
-                self._source_size = (shape[1], shape[0]) if len(shape) >= 2 else (0, 0)
-                yield frame
-
-        self._track_kind = "mask" if masks is not None else "box"
-        self._track = iter(masks if masks is not None else boxes)
-        try:
-            yield from super().process(remember_size(frames), total, progress, size)
-        finally:
-            self._track = None
+        stream = LayoutTrackStream(self, "mask" if masks is not None else "box", masks if masks is not None else boxes)
+        yield from self.run_stream(stream, stream.remember_size(frames), total, progress, size)
 
     def process_masks(self, masks: Iterable[np.ndarray], total: int = 0, progress: Progress | None = None) -> Iterator[np.ndarray]:
         """Layout pictures straight from a mask sequence (each picture has its mask's size). Masks are bool or
@@ -177,3 +148,35 @@ class LayoutAnnotator(Annotator):
         """Layout pictures for one box entry per frame on a (w, h) = `size` canvas (see `box_path`)."""
         blank = np.zeros((size[1], size[0], 3), dtype=np.uint8)
         return self.process((blank for _ in boxes), len(boxes), progress, boxes=boxes)
+
+
+class LayoutTrackStream(AnnotatorStream):
+    """One clip's layout track: the iterator over its masks or boxes (`kind` "mask" or "box") and the size of the
+    frame being drawn before any resize (box coordinates are in those pixels)."""
+
+    def __init__(self, annotator: LayoutAnnotator, kind: str, track: Iterable[object]) -> None:
+        super().__init__(annotator)
+        self.kind = kind
+        self.track = iter(track)
+        self.source_size: tuple[int, int] = (0, 0)  # (w, h)
+
+    def remember_size(self, frames: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+        """`frames` unchanged, noting each one's size before the resize."""
+        for frame in frames:
+            shape = np.shape(frame)
+            self.source_size = (shape[1], shape[0]) if len(shape) >= 2 else (0, 0)
+            yield frame
+
+    def feed(self, frame: np.ndarray) -> list[np.ndarray]:
+        layout = self.annotator
+        try:
+            entry = next(self.track)
+        except StopIteration:
+            raise ValueError(f"the {self.kind} track ended before the video did") from None
+        height, width = frame.shape[:2]
+        if self.kind == "box":
+            scale = (width / self.source_size[0], height / self.source_size[1])
+            return [layout.draw_boxes(entry, (width, height), scale)]
+        if entry is None:
+            return [layout._canvas(height, width)]
+        return [layout.draw_mask(np.asarray(entry), (width, height))]

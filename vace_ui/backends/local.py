@@ -14,7 +14,7 @@ import numpy as np
 
 from ..core.errors import BackendUnavailable, GenerationCancelled, InputError
 from ..core.requests import Capability
-from ..core.settings import GenerationSettings, LoraSpec, Solver
+from ..core.settings import GenerationSettings, LoraSpec, MemoryMode, Solver
 from .base import Backend, BackendCapabilities, BackendJob, BackendResult, JobReporter, Phase
 from .local_modes import cache_stats, make_step_callback
 from .model_catalog import entry_for
@@ -89,13 +89,12 @@ class LocalBackend(Backend):
                  num_references: int = 0):
         """The Estimate ("about 8 GB, about 3 min on this GPU") of a job, refined by runs measured on this machine;
         None when this model has no estimate (an estimate never blocks a preview)."""
-        from .local_estimate import MeasuredStore, estimate_run
+        from .local_estimate import MeasuredStore, RunModes, RunShape, estimate_run
 
         try:
-            estimate = estimate_run(self.model, width, height, num_frames, settings.steps, settings.guidance_scale,
-                                    settings.speed_mode, settings.memory_mode, gpu_name=self.gpu_name(),
-                                    measured=MeasuredStore(self.measured_path) if self.measured_path else None,
-                                    vae_tiling=settings.vae_tiling, num_references=num_references)
+            shape = RunShape.from_settings(self.model, settings, width, height, num_frames, num_references)
+            estimate = estimate_run(shape, RunModes.from_settings(settings), gpu_name=self.gpu_name(),
+                                    measured=MeasuredStore(self.measured_path) if self.measured_path else None)
         except InputError:  # a model the estimator does not know (custom folder)
             log.info("no estimate for %s", self.model)
             return None
@@ -228,15 +227,16 @@ class LocalBackend(Backend):
 
     def _record_speed(self, settings: GenerationSettings, inputs, applied, timings: dict) -> None:
         """Keep this run's seconds per step, so later estimates on this machine are measured, not modelled."""
-        from .local_estimate import MeasuredStore
+        from .local_estimate import MeasuredStore, RunModes, RunShape
 
         if not self.measured_path or "denoise_s" not in timings or settings.steps < 1:
             return
         try:
-            MeasuredStore(self.measured_path).record(
-                self.model, inputs.width, inputs.height, inputs.num_frames, settings.speed_mode, applied.memory,
-                self.gpu_name(), settings.guidance_scale > 1.0, timings["denoise_s"] / settings.steps,
-                vae_seconds=timings.get("decode_s"))
+            shape = RunShape.from_settings(self.model, settings, inputs.width, inputs.height, inputs.num_frames)
+            modes = RunModes(settings.speed_mode, applied.memory, settings.vae_tiling)  # memory as resolved
+            MeasuredStore(self.measured_path).record(shape, modes, self.gpu_name(),
+                                                     timings["denoise_s"] / settings.steps,
+                                                     vae_seconds=timings.get("decode_s"))
         except Exception:  # a measurement must never fail a finished job
             log.warning("could not record the run's speed", exc_info=True)
 
@@ -247,7 +247,7 @@ class LocalBackend(Backend):
 
         pipe = self.load()
         previous = applied_config(pipe)
-        if previous is not None and previous.memory == "fp8_storage" and settings.loras != self._loras:
+        if previous is not None and previous.memory == MemoryMode.FP8_STORAGE.value and settings.loras != self._loras:
             pipe = self._reload()
         for _ in range(2):
             self._set_scheduler(pipe, settings)

@@ -1,16 +1,17 @@
-"""What a local run will cost, before it runs: mode definitions, model sizes, FLOPs, VRAM and time estimates.
+"""What a local run will cost, before it runs: what each speed mode turns on, VRAM and time estimates.
 
 Pure Python (no torch): the UI shows "about 8 GB, about 3 min on this GPU" from here, and `local_modes.py` applies
-the same definitions to a real pipeline. Estimates come from the published model configs (parameter counts and
-FLOPs per transformer call, exact for the diffusers modules: see tests) and a table of GPU peak bf16 throughput,
-and are refined by measured runs kept in a small JSON file (`MeasuredStore`).
+the same definitions to a real pipeline. Estimates come from the published model configs (`wan_specs.py`:
+parameter counts and FLOPs per transformer call, exact for the diffusers modules: see tests) and a table of GPU
+peak bf16 throughput, and are refined by measured runs kept in a small JSON file (`MeasuredStore`). A job is
+described by two parameter objects: `RunShape` (what is computed: model, size, frames, steps, guidance,
+references) and `RunModes` (how: speed mode, memory mode, VAE tiling).
 """
 
 from __future__ import annotations
 
-import enum
+import dataclasses
 import json
-import math
 import os
 import re
 import tempfile
@@ -18,26 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..core import constants as C
-from ..core.errors import InputError
-
-
-class SpeedMode(str, enum.Enum):
-    """OFF: the reference result (bit-identical for a seed). BALANCED and FAST trade a little fidelity for speed;
-    `SPEED_PLANS` says exactly what each turns on."""
-
-    OFF = "off"
-    BALANCED = "balanced"
-    FAST = "fast"
-
-
-class MemoryMode(str, enum.Enum):
-    """Where the weights live. AUTO picks from free VRAM (`choose_memory_mode`)."""
-
-    AUTO = "auto"
-    GPU = "gpu"  # every component resident on the device: fastest, most memory
-    MODEL_OFFLOAD = "model_offload"  # one whole component on the device at a time (diffusers model CPU offload)
-    GROUP_OFFLOAD = "group_offload"  # transformer blocks streamed from pinned CPU memory, one block ahead
-    FP8_STORAGE = "fp8_storage"  # transformer weights stored float8_e4m3fn, computed in bf16; others offloaded
+from ..core.settings import GenerationSettings, MemoryMode, SpeedMode, coerce_enum
+from .wan_specs import ModelSpec, latent_tokens, model_spec, transformer_flops, transformer_params
 
 
 @dataclass(frozen=True)
@@ -73,105 +56,6 @@ SPEED_PLANS: dict[SpeedMode, SpeedPlan] = {
 }
 
 
-@dataclass(frozen=True)
-class ModelSpec:
-    """A Wan2.1 VACE model: the transformer config (diffusers' WanVACETransformer3DModel), other component sizes,
-    and TeaCache's fitted coefficients and thresholds for its base T2V model (use_ret_steps variant)."""
-
-    name: str
-    transformer: dict
-    text_encoder_params: int
-    vae_params: int
-    teacache_coefficients: tuple[float, ...]
-    teacache_thresholds: dict
-    teacache_fit: str = "wan2.1-t2v-1.3b"
-    text_tokens: int = 512
-
-
-_BASE = {"patch_size": [1, 2, 2], "in_channels": 16, "out_channels": 16, "text_dim": 4096, "freq_dim": 256,
-         "cross_attn_norm": True, "qk_norm": "rms_norm_across_heads", "eps": 1e-6, "added_kv_proj_dim": None,
-         "attention_head_dim": 128, "vace_in_channels": 96}
-# diffusers scripts/convert_wan_to_diffusers.py, model types "Wan-VACE-1.3B" and "Wan-VACE-14B".
-VACE_1_3B = {**_BASE, "num_attention_heads": 12, "num_layers": 30, "ffn_dim": 8960,
-             "vace_layers": list(range(0, 30, 2))}
-VACE_14B = {**_BASE, "num_attention_heads": 40, "num_layers": 40, "ffn_dim": 13824,
-            "vace_layers": list(range(0, 40, 5))}
-TINY = {**_BASE, "num_attention_heads": 2, "attention_head_dim": 12, "text_dim": 32, "ffn_dim": 32, "num_layers": 3,
-        "rope_max_seq_len": 32, "vace_layers": [0, 2]}  # = tiny_model.build_tiny_pipeline()
-# AutoencoderKLWan() defaults are the Wan2.1 VAE (the conversion script builds it that way).
-WAN_VAE = {"base_dim": 96, "z_dim": 16, "dim_mult": [1, 2, 4, 4], "num_res_blocks": 2, "attn_scales": [],
-           "temperal_downsample": [False, True, True], "dropout": 0.0}
-UMT5_XXL_ENCODER_PARAMS = 5_680_000_000  # google/umt5-xxl encoder: 11.4 GB in bf16
-WAN_VAE_PARAMS = 127_000_000
-# TeaCache4Wan2.1 (ali-vilab/TeaCache), use_ret_steps=True coefficients; thresholds from its README table.
-_TEA_1_3B = (-5.21862437e04, 9.23041404e03, -5.28275948e02, 1.36987616e01, -4.99875664e-02)
-_TEA_14B = (-3.03318725e05, 4.90537029e04, -2.65530556e03, 5.87365115e01, -3.15583525e-01)
-
-MODEL_SPECS: dict[str, ModelSpec] = {
-    "wan2.1-vace-1.3b": ModelSpec("wan2.1-vace-1.3b", VACE_1_3B, UMT5_XXL_ENCODER_PARAMS, WAN_VAE_PARAMS,
-                                  _TEA_1_3B, {"slow": 0.05, "fast": 0.10}),
-    "wan2.1-vace-14b": ModelSpec("wan2.1-vace-14b", VACE_14B, UMT5_XXL_ENCODER_PARAMS, WAN_VAE_PARAMS,
-                                 _TEA_14B, {"slow": 0.10, "fast": 0.20}, "wan2.1-t2v-14b"),
-    "tiny-random": ModelSpec("tiny-random", TINY, 90_000, 50_000, _TEA_1_3B, {"slow": 0.05, "fast": 0.10}),
-}
-
-
-def model_spec(model_name: str) -> ModelSpec:
-    """The spec for a model name or id ("Wan-AI/Wan2.1-VACE-14B-diffusers", "wan2.1-vace-1.3b", "tiny-random")."""
-    key = model_name.lower()
-    if "tiny" in key:
-        return MODEL_SPECS["tiny-random"]
-    if "14b" in key:
-        return MODEL_SPECS["wan2.1-vace-14b"]
-    if "1.3b" in key or "1_3b" in key or "1-3b" in key:
-        return MODEL_SPECS["wan2.1-vace-1.3b"]
-    raise InputError("model", f"'{model_name}' is not a known VACE model (1.3B, 14B or tiny-random).")
-
-
-def spec_for_config(config: dict) -> ModelSpec:
-    """The spec whose transformer shape matches a loaded transformer's config (custom shapes: closest by width)."""
-    for spec in MODEL_SPECS.values():
-        if all(config.get(key) == spec.transformer[key] for key in ("num_layers", "num_attention_heads", "ffn_dim")):
-            return spec
-    width = config.get("num_attention_heads", 12) * config.get("attention_head_dim", 128)
-    return MODEL_SPECS["wan2.1-vace-14b" if width >= 3072 else "wan2.1-vace-1.3b"]
-
-
-def transformer_params(config: dict) -> int:
-    """Parameter count of WanVACETransformer3DModel(**config), exact (see tests)."""
-    d = config["num_attention_heads"] * config["attention_head_dim"]
-    f, text_dim, freq = config["ffn_dim"], config["text_dim"], config["freq_dim"]
-    patch = math.prod(config["patch_size"])
-    attention = 2 * (4 * (d * d + d) + 2 * d)
-    block = attention + 2 * d + (d * f + f) + (f * d + d) + 6 * d  # + norm2 (affine) + ffn + modulation
-    vace = len(config["vace_layers"]) * (block + d * d + d) + (d * d + d)  # proj_out each, proj_in on the first
-    top = (config["in_channels"] * patch * d + d) + (config["vace_in_channels"] * patch * d + d)
-    top += (freq * d + d) + (d * d + d) + (d * 6 * d + 6 * d) + (text_dim * d + d) + (d * d + d)
-    top += d * config["out_channels"] * patch + config["out_channels"] * patch + 2 * d
-    return config["num_layers"] * block + vace + top
-
-
-def latent_tokens(config: dict, width: int, height: int, num_frames: int, num_references: int = 0) -> int:
-    """Transformer sequence length: latent frames ((frames-1)/4+1, plus one per reference) x (h/16) x (w/16)."""
-    _, patch_h, patch_w = config["patch_size"]
-    frames = (num_frames - 1) // C.TEMPORAL_STRIDE + 1 + num_references
-    return frames * (height // (8 * patch_h)) * (width // (8 * patch_w))
-
-
-def transformer_flops(spec: ModelSpec, width: int, height: int, num_frames: int, num_references: int = 0) -> float:
-    """FLOPs of one transformer call (one CFG branch of one step), multiply-add = 2. Matches torch's FLOP counter
-    on the diffusers module (tests). Attention is dense: 4*L^2*d per self-attention."""
-    cfg = spec.transformer
-    d = cfg["num_attention_heads"] * cfg["attention_head_dim"]
-    f, s, patch = cfg["ffn_dim"], spec.text_tokens, math.prod(cfg["patch_size"])
-    n = latent_tokens(cfg, width, height, num_frames, num_references)
-    block = 12 * n * d * d + 4 * s * d * d + 4 * n * n * d + 4 * n * s * d + 4 * n * d * f
-    vace = len(cfg["vace_layers"]) * (block + 2 * n * d * d) + 2 * n * d * d
-    embed = 2 * n * d * patch * (cfg["in_channels"] + cfg["vace_in_channels"] + cfg["out_channels"])
-    conditions = 2 * s * (cfg["text_dim"] * d + d * d) + 2 * (cfg["freq_dim"] * d + d * d + 6 * d * d)
-    return float(cfg["num_layers"] * block + vace + embed + conditions)
-
-
 # Dense bf16 tensor-core peaks (TFLOP/s, FP32 accumulate, vendors' spec sheets), matched in order, and the share of
 # it a Wan step reaches in eager PyTorch before anything is measured: Hopper and Blackwell run SDPA's FA2 kernels
 # well below peak; on Ada, Wan's "1.3B T2V, 480p, 50 steps in about 4 min on an RTX 4090" implies about 70%.
@@ -205,6 +89,79 @@ def gpu_peak_tflops(gpu_name: str | None) -> float | None:
 
 
 @dataclass(frozen=True)
+class GpuProfile:
+    """The device a run is estimated for. peak_tflops: its dense bf16 peak; mfu: the share of it an eager Wan step
+    reaches; cuda: False on the CPU (the tuned speed modes' compile and fused attention do not apply there); where:
+    how the summary names the device ("on this GPU")."""
+
+    peak_tflops: float
+    mfu: float
+    cuda: bool
+    where: str
+
+
+def gpu_profile(gpu_name: str | None) -> GpuProfile:
+    """The profile of `gpu_name` as torch reports it: "cpu" for the CPU; None when unknown (the RTX 4090 of Wan's
+    published timings is assumed); a name missing from GPU_TABLE gets 100 TFLOP/s (a rough estimate, said so)."""
+    row = _gpu_row(gpu_name)
+    on_cpu = gpu_name is not None and "cpu" in gpu_name.lower()
+    where = "on this CPU" if on_cpu else "on this GPU" if row else (
+        f"on an {REFERENCE_GPU.split('GeForce ')[-1]}" if gpu_name is None else "on this GPU (unknown model: rough)")
+    peak, mfu = row or (_gpu_row(REFERENCE_GPU) if gpu_name is None else (100.0, DEFAULT_MFU))
+    return GpuProfile(peak, mfu, not on_cpu, where)
+
+
+@dataclass(frozen=True)
+class RunShape:
+    """What one job computes, whatever the modes. model: a model name or id (`model_spec`); width, height: output
+    pixels; num_frames: 4n+1 output frames; steps: denoising steps; guidance: the guidance scale (above 1 runs both
+    classifier-free guidance branches); num_references: reference images (one extra latent frame each). The
+    defaults are the trained 480p 5-second clip at the app's default steps and guidance."""
+
+    model: str
+    width: int = 832
+    height: int = 480
+    num_frames: int = C.DEFAULT_FRAMES
+    steps: int = 25
+    guidance: float = 5.0
+    num_references: int = 0
+
+    @property
+    def guided(self) -> bool:
+        """Whether both guidance branches run (guidance above 1)."""
+        return self.guidance > 1
+
+    @property
+    def spec(self) -> ModelSpec:
+        return model_spec(self.model)
+
+    @classmethod
+    def from_settings(cls, model: str, settings: GenerationSettings, width: int, height: int, num_frames: int,
+                      num_references: int = 0) -> "RunShape":
+        """The shape of a job of `model` with `settings` at the compiled size and frame count."""
+        return cls(model, width, height, num_frames, settings.steps, settings.guidance_scale, num_references)
+
+
+@dataclass(frozen=True)
+class RunModes:
+    """How a job runs on the local pipeline: the speed mode, the memory mode (AUTO is resolved from free VRAM by
+    `estimate_run`; the other functions take it as given) and VAE tiling (less decoding memory). Strings are
+    coerced to the enums; an unknown value is an InputError naming the field."""
+
+    speed: SpeedMode = SpeedMode.OFF
+    memory: MemoryMode = MemoryMode.GPU
+    vae_tiling: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "speed", coerce_enum("speed_mode", SpeedMode, self.speed))
+        object.__setattr__(self, "memory", coerce_enum("memory_mode", MemoryMode, self.memory))
+
+    @classmethod
+    def from_settings(cls, settings: GenerationSettings) -> "RunModes":
+        return cls(settings.speed_mode, settings.memory_mode, settings.vae_tiling)
+
+
+@dataclass(frozen=True)
 class Estimate:
     """vram_gb: peak device memory; seconds: whole job (encode, denoise, decode); basis: "model" (formulas) or
     "measured" (scaled from a recorded run on this GPU); text: the one-line summary shown to the user."""
@@ -221,17 +178,19 @@ def _weights_gb(spec: ModelSpec, memory: MemoryMode) -> dict:
             "transformer": transformer_params(spec.transformer) * tr_bytes / 1e9}
 
 
-def estimate_vram_gb(spec: ModelSpec, width: int, height: int, num_frames: int, speed: SpeedMode,
-                     memory: MemoryMode, vae_tiling: bool = False, num_references: int = 0) -> float:
+def estimate_vram_gb(shape: RunShape, modes: RunModes, spec: ModelSpec | None = None) -> float:
     """Peak device memory in GB. Activations: hidden states, the VACE hints (one per vace layer, all alive during
-    the forward), the FFN intermediate; VAE decode working set per pixel (tiles of 256x256 when tiling)."""
+    the forward), the FFN intermediate; VAE decode working set per pixel (tiles of 256x256 when tiling).
+    spec: the model's spec, when not `shape.spec` (bench: one without the text encoder)."""
+    spec = spec or shape.spec
+    width, height, speed, memory = shape.width, shape.height, modes.speed, modes.memory
     cfg = spec.transformer
     d = cfg["num_attention_heads"] * cfg["attention_head_dim"]
-    n = latent_tokens(cfg, width, height, num_frames, num_references)
+    n = latent_tokens(cfg, width, height, shape.num_frames, shape.num_references)
     act = (n * d * 2 * (len(cfg["vace_layers"]) + 6) + n * cfg["ffn_dim"] * 4) / 1e9
     if SPEED_PLANS[speed].cache:
         act += 2 * n * d * 2 / 1e9  # one cached residual per CFG branch
-    pixels = min(width * height, 256 * 256) if vae_tiling else width * height
+    pixels = min(width * height, 256 * 256) if modes.vae_tiling else width * height
     vae_act = pixels * 17_000 / 1e9
     w = _weights_gb(spec, memory)
     if memory is MemoryMode.GPU:
@@ -245,20 +204,24 @@ def estimate_vram_gb(spec: ModelSpec, width: int, height: int, num_frames: int, 
     return peak + OVERHEAD_GB
 
 
-def model_seconds(spec: ModelSpec, width: int, height: int, num_frames: int, steps: int, guidance: float,
-                  speed: SpeedMode, memory: MemoryMode, peak_tflops: float, cuda: bool = True,
-                  num_references: int = 0, mfu: float = DEFAULT_MFU) -> tuple[float, float]:
-    """(denoising seconds, VAE + transfer seconds) from FLOPs, the GPU peak and the mode's assumptions."""
+def model_seconds(shape: RunShape, modes: RunModes, gpu: GpuProfile, spec: ModelSpec | None = None,
+                  ) -> tuple[float, float]:
+    """(denoising seconds, VAE + transfer seconds) from FLOPs, the GPU peak and the mode's assumptions.
+    spec: the model's spec, when not `shape.spec`."""
+    spec = spec or shape.spec
+    speed, memory = modes.speed, modes.memory
+    width, height, num_frames = shape.width, shape.height, shape.num_frames
     plan = SPEED_PLANS[speed]
-    rate = peak_tflops * 1e12 * mfu * (TUNED_SPEEDUP if cuda and speed is not SpeedMode.OFF else 1.0)
-    call = transformer_flops(spec, width, height, num_frames, num_references) / rate
+    tuned = TUNED_SPEEDUP if gpu.cuda and speed is not SpeedMode.OFF else 1.0
+    rate = gpu.peak_tflops * 1e12 * gpu.mfu * tuned
+    call = transformer_flops(spec, width, height, num_frames, shape.num_references) / rate
     if memory is MemoryMode.GROUP_OFFLOAD:
         call = max(call, transformer_params(spec.transformer) * 2 / 20e9)  # streamed weights hide behind compute
     if memory is MemoryMode.FP8_STORAGE:
         call *= 1.05  # per-layer upcast of the stored weights
-    calls = steps * (1 + (plan.cfg_step_ratio if guidance > 1 else 0)) * plan.call_fraction
+    calls = shape.steps * (1 + (plan.cfg_step_ratio if shape.guided else 0)) * plan.call_fraction
     pixels = width * height * num_frames
-    vae = VAE_DECODE_FLOPS_PER_PIXEL * pixels * (1 + 2 * 0.6) / (peak_tflops * 1e12 * 0.5 * 0.3)
+    vae = VAE_DECODE_FLOPS_PER_PIXEL * pixels * (1 + 2 * 0.6) / (gpu.peak_tflops * 1e12 * 0.5 * 0.3)
     weights = _weights_gb(spec, memory)
     transfer = 0.0 if memory is MemoryMode.GPU else sum(weights.values()) * 1e9 / PCIE_BYTES_PER_S
     return calls * call, vae + transfer
@@ -275,53 +238,47 @@ def format_summary(vram_gb: float, seconds: float, where: str) -> str:
     return f"{memory}, {duration} {where}"
 
 
-def estimate_run(model_name: str, width: int, height: int, num_frames: int, steps: int, guidance: float,
-                 speed: SpeedMode, memory: MemoryMode, gpu_name: str | None = None,
-                 measured: "MeasuredStore | str | Path | None" = None, vae_tiling: bool = False,
-                 num_references: int = 0, free_bytes: int | None = None) -> Estimate:
-    """VRAM and wall time of one job. With a measured run of the same model on this GPU, the time is that run's
-    seconds per step scaled by the FLOPs ratio (and the mode's call fraction), so estimates converge on reality."""
-    spec = model_spec(model_name)
-    speed, memory = SpeedMode(speed), MemoryMode(memory)
-    if memory is MemoryMode.AUTO:
-        memory = choose_memory_mode(free_bytes or 0, model_name, width, height, num_frames) if free_bytes else MemoryMode.GPU
-    row = _gpu_row(gpu_name)
-    on_cpu = gpu_name is not None and "cpu" in gpu_name.lower()
-    where = "on this CPU" if on_cpu else "on this GPU" if row else (
-        f"on an {REFERENCE_GPU.split('GeForce ')[-1]}" if gpu_name is None else "on this GPU (unknown model: rough)")
-    peak, mfu = row or (_gpu_row(REFERENCE_GPU) if gpu_name is None else (100.0, DEFAULT_MFU))
-    cuda = gpu_name is None or "cpu" not in gpu_name.lower()
-    vram = estimate_vram_gb(spec, width, height, num_frames, speed, memory, vae_tiling, num_references)
-    denoise, rest = model_seconds(spec, width, height, num_frames, steps, guidance, speed, memory, peak, cuda,
-                                  num_references, mfu)
+def estimate_run(shape: RunShape, modes: RunModes, gpu_name: str | None = None,
+                 measured: "MeasuredStore | str | Path | None" = None, free_bytes: int | None = None) -> Estimate:
+    """VRAM and wall time of one job on `gpu_name` (as torch names it; "cpu"; None: the reference GPU). With a
+    measured run of the same model on this GPU, the time is that run's seconds per step scaled by the FLOPs ratio
+    (and the mode's call fraction), so estimates converge on reality. free_bytes: free device memory, to resolve
+    memory AUTO as the backend would (without it AUTO is estimated as GPU)."""
+    spec = shape.spec
+    if modes.memory is MemoryMode.AUTO:
+        chosen = choose_memory_mode(free_bytes, shape) if free_bytes else MemoryMode.GPU
+        modes = dataclasses.replace(modes, memory=chosen)
+    gpu = gpu_profile(gpu_name)
+    vram = estimate_vram_gb(shape, modes, spec)
+    denoise, rest = model_seconds(shape, modes, gpu, spec)
     basis = "model"
     store = measured if isinstance(measured, MeasuredStore) or measured is None else MeasuredStore(measured)
-    record = store.closest(spec.name, width, height, num_frames, speed, memory, gpu_name, guidance > 1) if store else None
+    record = store.closest(shape, modes, gpu_name) if store else None
     if record:
-        ref_denoise, ref_rest = model_seconds(spec, record["width"], record["height"], record["num_frames"], 1,
-                                              5.0 if record["guidance"] else 1.0, SpeedMode(record["speed"]),
-                                              MemoryMode(record["memory"]), peak, cuda, 0, mfu)
+        ref_shape = RunShape(spec.name, record["width"], record["height"], record["num_frames"], 1,
+                             5.0 if record["guidance"] else 1.0)
+        ref_denoise, ref_rest = model_seconds(ref_shape, RunModes(record["speed"], record["memory"]), gpu, spec)
         denoise *= record["seconds_per_step"] / ref_denoise
         if record.get("vae_seconds"):
             rest = record["vae_seconds"] * rest / ref_rest
-        if record.get("peak_vram_gb") and record["width"] == width and record["height"] == height:
+        if record.get("peak_vram_gb") and (record["width"], record["height"]) == (shape.width, shape.height):
             vram = record["peak_vram_gb"]
         basis = "measured"
     seconds = denoise + rest
-    return Estimate(round(vram, 1), round(seconds, 1), format_summary(vram, seconds, where), basis)
+    return Estimate(round(vram, 1), round(seconds, 1), format_summary(vram, seconds, gpu.where), basis)
 
 
-def choose_memory_mode(free_bytes: int, model_name: str, width: int = 832, height: int = 480,
-                       num_frames: int = C.DEFAULT_FRAMES, ram_bytes: int | None = None) -> MemoryMode:
-    """The fastest lossless mode whose estimated peak fits in 90% of `free_bytes`: GPU, then model offload, then
-    group offload (needs system RAM for the pinned weights); FP8 storage (lossy) only when group offload cannot
-    get its RAM; group offload with VAE tiling is the last resort."""
-    spec = model_spec(model_name)
+def choose_memory_mode(free_bytes: int, shape: RunShape, ram_bytes: int | None = None) -> MemoryMode:
+    """The fastest lossless mode whose estimated peak for `shape` fits in 90% of `free_bytes`: GPU, then model
+    offload, then group offload (needs `ram_bytes` of system RAM for the pinned weights; None: assumed enough);
+    FP8 storage (lossy) only when group offload cannot get its RAM; group offload with VAE tiling is the last
+    resort."""
+    spec = shape.spec
     budget = free_bytes / 1e9 * 0.9
     pinned_gb = sum(_weights_gb(spec, MemoryMode.GPU).values()) * 1.2
 
     def fits(mode: MemoryMode) -> bool:
-        return estimate_vram_gb(spec, width, height, num_frames, SpeedMode.OFF, mode) <= budget
+        return estimate_vram_gb(shape, RunModes(SpeedMode.OFF, mode), spec) <= budget
 
     for mode in (MemoryMode.GPU, MemoryMode.MODEL_OFFLOAD):
         if fits(mode):
@@ -349,15 +306,16 @@ class MeasuredStore:
         return data if isinstance(data, dict) else {}
 
     @staticmethod
-    def _key(model: str, width: int, height: int, frames: int, speed, memory, gpu: str | None, guided: bool) -> str:
-        return f"{model}|{width}x{height}x{frames}|{SpeedMode(speed).value}|{MemoryMode(memory).value}|{gpu}|{int(guided)}"
+    def _key(shape: RunShape, modes: RunModes, gpu_name: str | None) -> str:
+        size = f"{shape.width}x{shape.height}x{shape.num_frames}"
+        return f"{shape.spec.name}|{size}|{modes.speed.value}|{modes.memory.value}|{gpu_name}|{int(shape.guided)}"
 
-    def record(self, model_name: str, width: int, height: int, num_frames: int, speed: SpeedMode, memory: MemoryMode,
-               gpu_name: str | None, guided: bool, seconds_per_step: float, vae_seconds: float | None = None,
-               peak_vram_gb: float | None = None) -> dict:
-        model = model_spec(model_name).name
+    def record(self, shape: RunShape, modes: RunModes, gpu_name: str | None, seconds_per_step: float,
+               vae_seconds: float | None = None, peak_vram_gb: float | None = None) -> dict:
+        """Add one run of `shape` (its steps are not part of the key) in `modes` (the memory mode as resolved, not
+        AUTO) on `gpu_name`; returns the stored row, a running mean over the runs so far."""
         data = self._load()
-        key = self._key(model, width, height, num_frames, speed, memory, gpu_name, guided)
+        key = self._key(shape, modes, gpu_name)
         old = data.get(key, {"n": 0})
         n = old["n"] + 1
 
@@ -366,10 +324,12 @@ class MeasuredStore:
                 return old.get(name) if value is None else value
             return old[name] + (value - old[name]) / n
 
-        data[key] = {"model": model, "width": width, "height": height, "num_frames": num_frames,
-                     "speed": SpeedMode(speed).value, "memory": MemoryMode(memory).value, "gpu": gpu_name,
-                     "guidance": bool(guided), "n": n, "seconds_per_step": mean("seconds_per_step", seconds_per_step),
-                     "vae_seconds": mean("vae_seconds", vae_seconds), "peak_vram_gb": mean("peak_vram_gb", peak_vram_gb)}
+        data[key] = {"model": shape.spec.name, "width": shape.width, "height": shape.height,
+                     "num_frames": shape.num_frames, "speed": modes.speed.value, "memory": modes.memory.value,
+                     "gpu": gpu_name, "guidance": shape.guided, "n": n,
+                     "seconds_per_step": mean("seconds_per_step", seconds_per_step),
+                     "vae_seconds": mean("vae_seconds", vae_seconds),
+                     "peak_vram_gb": mean("peak_vram_gb", peak_vram_gb)}
         self.path.parent.mkdir(parents=True, exist_ok=True)
         handle, temp = tempfile.mkstemp(dir=self.path.parent, prefix=".measured-", suffix=".json")
         with os.fdopen(handle, "w") as file:
@@ -377,15 +337,17 @@ class MeasuredStore:
         os.replace(temp, self.path)
         return data[key]
 
-    def closest(self, model: str, width: int, height: int, frames: int, speed, memory, gpu: str | None,
-                guided: bool) -> dict | None:
-        """Same model and GPU; prefers the same mode, guidance, size and frame count, in that order."""
+    def closest(self, shape: RunShape, modes: RunModes, gpu_name: str | None) -> dict | None:
+        """The recorded run of the same model on the same GPU most like `shape` in `modes`: prefers the same speed
+        mode, memory mode, guidance, size and frame count, in that order. None when there is none."""
+        model = shape.spec.name
         rows = [row for row in self._load().values() if isinstance(row, dict) and row.get("model") == model
-                and row.get("gpu") == gpu and row.get("seconds_per_step")]
+                and row.get("gpu") == gpu_name and row.get("seconds_per_step")]
+        size = (shape.width, shape.height, shape.num_frames)
 
         def score(row):
-            return ((row["speed"] == SpeedMode(speed).value) * 8 + (row["memory"] == MemoryMode(memory).value) * 4
-                    + (row["guidance"] == bool(guided)) * 2 + ((row["width"], row["height"], row["num_frames"])
-                                                              == (width, height, frames)))
+            same_size = (row["width"], row["height"], row["num_frames"]) == size
+            return ((row["speed"] == modes.speed.value) * 8 + (row["memory"] == modes.memory.value) * 4
+                    + (row["guidance"] == shape.guided) * 2 + same_size)
 
         return max(rows, key=score) if rows else None

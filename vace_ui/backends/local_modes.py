@@ -22,18 +22,18 @@ from typing import Any, Callable
 
 from ..core import constants as C
 from ..core.errors import InputError
-from ..core.settings import GenerationSettings, LoraSpec, Solver
+from ..core.settings import GenerationSettings, LoraSpec, MemoryMode, Solver, SpeedMode
 from .local_estimate import (  # noqa: F401  (re-exported: the backend imports the whole API from here)
     SPEED_PLANS,
     Estimate,
     MeasuredStore,
-    MemoryMode,
-    SpeedMode,
+    RunModes,
+    RunShape,
     SpeedPlan,
     choose_memory_mode,
     estimate_run,
-    spec_for_config,
 )
+from .wan_specs import spec_for_config
 
 
 @dataclass(frozen=True)
@@ -296,7 +296,8 @@ def configure_pipeline(pipe, speed: SpeedMode, memory: MemoryMode, device: str, 
         else:
             measured_free, ram = _free_memory(pipe, device)
             free = free_bytes if free_bytes is not None else measured_free
-            memory = choose_memory_mode(free, spec.name, ram_bytes=ram) if free is not None else MemoryMode.GPU
+            default_clip = RunShape(spec.name)  # the job's size is not known here: the trained 480p 5 s clip
+            memory = choose_memory_mode(free, default_clip, ram_bytes=ram) if free is not None else MemoryMode.GPU
     current = MemoryMode(previous.memory) if previous is not None else None
     compute_dtype = compute_dtype or _compute_dtype(pipe, previous)
 

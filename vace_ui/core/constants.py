@@ -54,7 +54,3 @@ DEFAULT_NEGATIVE_PROMPT = (
     "poorly drawn hands, poorly drawn faces, deformed, disfigured, misshapen limbs, fused fingers, "
     "still picture, messy background, three legs, many people in the background, walking backwards"
 )
-
-# Local speed and memory modes (what each does: vace_ui/backends/local_estimate.py, README).
-SPEED_MODES = ("off", "balanced", "fast")
-MEMORY_MODES = ("auto", "gpu", "model_offload", "group_offload", "fp8_storage")

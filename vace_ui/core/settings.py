@@ -6,6 +6,7 @@ import dataclasses
 import enum
 import math
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from . import constants as C
 from .errors import InputError, check_range
@@ -35,6 +36,45 @@ class FrameTiming(str, enum.Enum):
     SQUEEZE = "squeeze"  # spread the output frames over the whole source: everything kept, motion sped up
 
 
+class SpeedMode(str, enum.Enum):
+    """Local backend speed. OFF: the reference result (bit-identical for a seed). BALANCED and FAST trade a little
+    fidelity for speed; `backends/local_estimate.py:SPEED_PLANS` says exactly what each turns on."""
+
+    OFF = "off"
+    BALANCED = "balanced"
+    FAST = "fast"
+
+
+class MemoryMode(str, enum.Enum):
+    """Local backend: where the weights live. AUTO picks from free VRAM (`local_estimate.choose_memory_mode`)."""
+
+    AUTO = "auto"
+    GPU = "gpu"  # every component resident on the device: fastest, most memory
+    MODEL_OFFLOAD = "model_offload"  # one whole component on the device at a time (diffusers model CPU offload)
+    GROUP_OFFLOAD = "group_offload"  # transformer blocks streamed from pinned CPU memory, one block ahead
+    FP8_STORAGE = "fp8_storage"  # transformer weights stored float8_e4m3fn, computed in bf16; others offloaded
+
+
+E = TypeVar("E", bound=enum.Enum)
+
+
+def coerce_enum(field: str, enum_type: type[E], value: object) -> E:
+    """`value` as a member of `enum_type` (a member, or its value such as "fast"); anything else is an InputError
+    naming `field` and the allowed values."""
+    if isinstance(value, enum_type):
+        return value
+    try:
+        return enum_type(value)
+    except ValueError:
+        allowed = ", ".join(member.value for member in enum_type)
+        raise InputError(field, f"'{value}' is not one of {allowed}.") from None
+
+
+# The GenerationSettings fields typed as enums: plain strings (API, job store) are coerced on construction.
+_ENUM_FIELDS = (("solver", Solver), ("fit", FitMode), ("timing", FrameTiming), ("speed_mode", SpeedMode),
+                ("memory_mode", MemoryMode))
+
+
 @dataclass(frozen=True)
 class LoraSpec:
     """A LoRA file (local path or Hugging Face id) and its strength, 0 to 4."""
@@ -49,6 +89,8 @@ class GenerationSettings:
 
     num_frames is 4n+1; 81 frames at 16 fps is the trained 5-second clip. seed -1 draws a random seed when the job
     starts (the drawn seed is recorded). flow_shift None means "by size": 3.0 at 480p, 5.0 at 720p (diffusers).
+    speed_mode, memory_mode and vae_tiling are honoured by the local backend only. The enum fields accept their
+    values as strings ("fast") and hold the enum; a value outside the enum is an InputError naming the field.
     """
 
     prompt: str = ""
@@ -64,20 +106,14 @@ class GenerationSettings:
     fit: FitMode = FitMode.KEEP_ASPECT
     timing: FrameTiming = FrameTiming.RESAMPLE
     loras: tuple[LoraSpec, ...] = field(default_factory=tuple)
-    speed_mode: str = "off"  # local backend: off (reference quality), balanced, fast
-    memory_mode: str = "auto"  # local backend: auto, gpu, model_offload, group_offload, fp8_storage
+    speed_mode: SpeedMode = SpeedMode.OFF
+    memory_mode: MemoryMode = MemoryMode.AUTO
     vae_tiling: bool = False
 
     def __post_init__(self) -> None:
         # Accept plain strings (API, job store) for the enum fields.
-        for key, enum_type in (("solver", Solver), ("fit", FitMode), ("timing", FrameTiming)):
-            value = getattr(self, key)
-            if not isinstance(value, enum_type):
-                try:
-                    object.__setattr__(self, key, enum_type(value))
-                except ValueError:
-                    allowed = ", ".join(member.value for member in enum_type)
-                    raise InputError(key, f"'{value}' is not one of {allowed}.") from None
+        for key, enum_type in _ENUM_FIELDS:
+            object.__setattr__(self, key, coerce_enum(key, enum_type, getattr(self, key)))
 
     @property
     def preset_size(self) -> tuple[int, int]:
@@ -107,10 +143,6 @@ class GenerationSettings:
         check_range("conditioning_scale", self.conditioning_scale, *C.CONDITIONING_SCALE_RANGE)
         if not (-1 <= int(self.seed) < 2**32):
             raise InputError("seed", f"{self.seed} is out of range; use -1 for random or 0 to {2**32 - 1}.")
-        if self.speed_mode not in C.SPEED_MODES:
-            raise InputError("speed_mode", f"'{self.speed_mode}' is not one of {', '.join(C.SPEED_MODES)}.")
-        if self.memory_mode not in C.MEMORY_MODES:
-            raise InputError("memory_mode", f"'{self.memory_mode}' is not one of {', '.join(C.MEMORY_MODES)}.")
         if len(self.loras) > C.MAX_LORAS:
             raise InputError("loras", f"{len(self.loras)} given; at most {C.MAX_LORAS}.")
         for index, lora in enumerate(self.loras, start=1):
@@ -120,7 +152,7 @@ class GenerationSettings:
 
     def to_dict(self) -> dict:
         data = dataclasses.asdict(self)
-        for key in ("solver", "fit", "timing"):
+        for key, _ in _ENUM_FIELDS:
             data[key] = getattr(self, key).value
         data["loras"] = [dataclasses.asdict(lora) for lora in self.loras]
         return data

@@ -3,7 +3,6 @@ registry, tracking through the mask tracker."""
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 
 import numpy as np
@@ -44,9 +43,9 @@ def file_context(progress: Callable[[str, int, int], None] | None = None,
             yield from cached
             return
         report = (lambda done, count: progress(f"control {kind}", done, count)) if progress else None
-        # A shallow copy shares the loaded weights but keeps this clip's per-frame state (flow, layout) apart
-        # from any other job or preview running at the same time; process() resets that state on the copy.
-        computed = list(copy.copy(annotators.get(kind)).process(frames, total, report))
+        # The shared annotator holds only loaded weights; process() keeps this clip's per-frame state (flow,
+        # layout) in a stream of its own, apart from any other job or preview running at the same time.
+        computed = list(annotators.get(kind).process(frames, total, report))
         if key is not None:
             cache.put(key, np.stack(computed))
         yield from computed

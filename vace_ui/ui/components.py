@@ -9,30 +9,45 @@ import gradio as gr
 from ..backends.local_modes import DISTILL_PRESETS, apply_distill_preset, distill_preset
 from ..core import constants as C
 from ..core.errors import InputError
-from ..core.settings import FitMode, FrameTiming, GenerationSettings, LoraSpec, Solver, frames_for_duration
+from ..core.settings import (
+    FitMode,
+    FrameTiming,
+    GenerationSettings,
+    LoraSpec,
+    MemoryMode,
+    Solver,
+    SpeedMode,
+    frames_for_duration,
+)
 
-FIT_CHOICES = [
-    ("Keep aspect (crop to multiples of 16)", FitMode.KEEP_ASPECT.value),
-    ("Crop to fill the size", FitMode.CROP.value),
-    ("Pad to the size (border generated)", FitMode.PAD.value),
-]
-TIMING_CHOICES = [
-    ("Resample to 16 fps (real speed, trims the end)", FrameTiming.RESAMPLE.value),
-    ("Every frame (changes speed if not 16 fps)", FrameTiming.EVERY_FRAME.value),
-    ("Squeeze whole clip (speeds motion up)", FrameTiming.SQUEEZE.value),
-]
-SPEED_CHOICES = [
-    ("Off (reference quality)", "off"),
-    ("Balanced (step cache, best exact attention, compile)", "balanced"),
-    ("Fast (stronger cache, guidance on 60% of steps)", "fast"),
-]
-MEMORY_CHOICES = [
-    ("Auto (from free VRAM)", "auto"),
-    ("All on GPU", "gpu"),
-    ("Model CPU offload", "model_offload"),
-    ("Group offload (block level)", "group_offload"),
-    ("FP8 weight storage", "fp8_storage"),
-]
+# What the UI shows for each enum value (a dropdown lists (label, value) pairs; the value is the enum's).
+FIT_LABELS: dict[FitMode, str] = {
+    FitMode.KEEP_ASPECT: "Keep aspect (crop to multiples of 16)",
+    FitMode.CROP: "Crop to fill the size",
+    FitMode.PAD: "Pad to the size (border generated)",
+}
+TIMING_LABELS: dict[FrameTiming, str] = {
+    FrameTiming.RESAMPLE: "Resample to 16 fps (real speed, trims the end)",
+    FrameTiming.EVERY_FRAME: "Every frame (changes speed if not 16 fps)",
+    FrameTiming.SQUEEZE: "Squeeze whole clip (speeds motion up)",
+}
+SPEED_LABELS: dict[SpeedMode, str] = {
+    SpeedMode.OFF: "Off (reference quality)",
+    SpeedMode.BALANCED: "Balanced (step cache, best exact attention, compile)",
+    SpeedMode.FAST: "Fast (stronger cache, guidance on 60% of steps)",
+}
+MEMORY_LABELS: dict[MemoryMode, str] = {
+    MemoryMode.AUTO: "Auto (from free VRAM)",
+    MemoryMode.GPU: "All on GPU",
+    MemoryMode.MODEL_OFFLOAD: "Model CPU offload",
+    MemoryMode.GROUP_OFFLOAD: "Group offload (block level)",
+    MemoryMode.FP8_STORAGE: "FP8 weight storage",
+}
+
+
+def enum_choices(labels: dict) -> list[tuple[str, str]]:
+    """Dropdown choices (label, enum value) for an enum -> label map, in the enum's order."""
+    return [(labels[member], member.value) for member in type(next(iter(labels)))]
 
 
 @dataclass
@@ -101,7 +116,7 @@ class SettingsPanel:
             self.timing: settings.timing.value,
             self.lora_paths: "\n".join(lora.path for lora in settings.loras),
             self.lora_scales: " ".join(f"{lora.scale:g}" for lora in settings.loras),
-            self.speed_mode: settings.speed_mode, self.memory_mode: settings.memory_mode,
+            self.speed_mode: settings.speed_mode.value, self.memory_mode: settings.memory_mode.value,
             self.vae_tiling: settings.vae_tiling,
         }
 
@@ -127,15 +142,16 @@ def settings_panel(default_size: str = C.DEFAULT_SIZE, sizes: list[str] | None =
         with gr.Row():
             seed = gr.Number(-1, label="Seed (-1 = random)", precision=0)
             solver = gr.Dropdown([s.value for s in Solver], value=Solver.UNIPC.value, label="Solver")
-            fit = gr.Dropdown(FIT_CHOICES, value=FitMode.KEEP_ASPECT.value, label="Fit to size")
-            timing = gr.Dropdown(TIMING_CHOICES, value=FrameTiming.RESAMPLE.value, label="Longer input")
+            fit = gr.Dropdown(enum_choices(FIT_LABELS), value=FitMode.KEEP_ASPECT.value, label="Fit to size")
+            timing = gr.Dropdown(enum_choices(TIMING_LABELS), value=FrameTiming.RESAMPLE.value, label="Longer input")
         with gr.Row():
             lora_paths = gr.Textbox(label="LoRAs (up to 3: file path or Hugging Face id, one per line)", lines=2)
             lora_scales = gr.Textbox(label="LoRA scales (0-4, space-separated)", placeholder="1.0 0.8")
     with gr.Accordion("Local speed and memory", open=False):
         with gr.Row():
-            speed_mode = gr.Dropdown(SPEED_CHOICES, value="off", label="Speed")
-            memory_mode = gr.Dropdown(MEMORY_CHOICES, value="auto", label="GPU memory")
+            speed_mode = gr.Dropdown(enum_choices(SPEED_LABELS), value=SpeedMode.OFF.value, label="Speed")
+            memory_mode = gr.Dropdown(enum_choices(MEMORY_LABELS), value=MemoryMode.AUTO.value,
+                                      label="GPU memory")
             vae_tiling = gr.Checkbox(False, label="VAE tiling (less memory when decoding)")
         with gr.Row():
             preset = gr.Dropdown([(f"{p.name}: {p.steps} steps, guidance {p.guidance_scale:g}", p.name)
