@@ -73,14 +73,14 @@ def test_more_than_three_references_is_rejected(media):
         compile_request(request, settings(), ctx(media))
 
 
-def test_repaint_gray_control_is_luma_in_three_channels_all_white_mask(media):
+def test_repaint_gray_control_is_the_official_gray_in_three_channels_all_white_mask(media):
     import cv2
 
     inputs = compile_request(RepaintRequest("clip.mp4", "gray", strength=0.5), settings(conditioning_scale=1.5), ctx(media))
     source = media.videos["clip.mp4"][0]
     for index in range(9):
-        luma = cv2.cvtColor(source[index], cv2.COLOR_RGB2GRAY)
-        assert np.array_equal(inputs.video[index], np.stack([luma] * 3, axis=-1))
+        gray = cv2.cvtColor(source[index], cv2.COLOR_BGR2GRAY)  # the official annotator's call, on RGB frames
+        assert np.array_equal(inputs.video[index], np.stack([gray] * 3, axis=-1))
     assert (inputs.mask == 255).all()
     assert inputs.conditioning_scale == pytest.approx(0.75)
 
@@ -199,6 +199,28 @@ def test_outpaint_places_video_on_larger_gray_canvas(media):
     assert (inputs.video[:, :, x0:x1] == 77).all()
     assert (inputs.video[:, :, :x0] == C.NEUTRAL_GRAY).all() and (inputs.video[:, :, x1:] == C.NEUTRAL_GRAY).all()
     assert (inputs.mask[:, :, x0:x1] == 0).all() and (inputs.mask[:, :, :x0] == 255).all()
+
+
+@pytest.mark.parametrize("scales, expected", [
+    ({"top": 1.2, "bottom": 1.2, "left": 1.2, "right": 1.2}, (832, 480)),  # same aspect: the trained size
+    ({"left": 1.25, "right": 1.25}, (1040, 384)),
+    ({"left": 1.5, "top": 1.25}, None),
+    ({"right": 2.0}, None),
+])
+def test_outpaint_canvas_follows_the_official_patch_count_rule(media, scales, expected):
+    from test_core_geometry import expected_size
+
+    request = OutpaintRequest("clip.mp4", **scales)
+    wide, tall = request.left + request.right - 1, request.top + request.bottom - 1
+    canvas = (round(W * wide * 1000), round(H * tall * 1000))  # the expanded canvas's aspect, exactly
+    assert expected is None or expected == expected_size(*canvas, (832, 480))
+    inputs = compile_request(request, settings(), ctx(media))
+    assert (inputs.width, inputs.height) == expected_size(*canvas, (832, 480))
+    # the video keeps its place: the left border is (left - 1) / wide of the width
+    x0 = round((request.left - 1) / wide * inputs.width)
+    y0 = round((request.top - 1) / tall * inputs.height)
+    assert inputs.mask[0, y0, x0] == 0 and (x0 == 0 or inputs.mask[0, y0, x0 - 1] == 255)
+    assert any("patch count" in note or "trained size" in note for note in inputs.notes)
 
 
 def test_outpaint_requires_some_expansion_and_range(media):

@@ -14,7 +14,7 @@ import numpy as np
 
 from . import constants as C
 from .errors import InputError
-from .geometry import FramePlan, SpatialPlan, fit_on_canvas, output_size_for_aspect, plan_frames, plan_spatial
+from .geometry import FramePlan, SpatialPlan, choose_output_size, fit_on_canvas, plan_frames, plan_spatial
 from .inputs import VaceInputs
 from .requests import (
     CapabilityRequest,
@@ -211,10 +211,10 @@ def compile_extend(request: ExtendRequest, settings: GenerationSettings, ctx: Co
 def outpaint_plan(src_w: int, src_h: int, request: OutpaintRequest, preset: tuple[int, int]) -> SpatialPlan:
     """Place the video inside the expanded canvas. Each side's border is (scale - 1) x the video's extent."""
     wide, tall = request.left + request.right - 1.0, request.top + request.bottom - 1.0
-    out_w, out_h = output_size_for_aspect((src_w * wide) / (src_h * tall), preset)
+    out_w, out_h, why = choose_output_size((src_w * wide) / (src_h * tall), preset)
     x0, x1 = round((request.left - 1.0) / wide * out_w), round(request.left / wide * out_w)
     y0, y1 = round((request.top - 1.0) / tall * out_h), round(request.top / tall * out_h)
-    return SpatialPlan(src_w, src_h, x1 - x0, y1 - y0, x0, y0, out_w, out_h)
+    return SpatialPlan(src_w, src_h, x1 - x0, y1 - y0, x0, y0, out_w, out_h, f"{why} (the expanded canvas)")
 
 
 def compile_outpaint(request: OutpaintRequest, settings: GenerationSettings, ctx: CompileContext) -> VaceInputs:

@@ -31,6 +31,7 @@ class SpatialPlan:
     offset_y: int
     out_w: int
     out_h: int
+    why: str = ""  # how the output size was chosen, for the notes
 
     @property
     def covered_box(self) -> tuple[int, int, int, int]:
@@ -75,34 +76,70 @@ class SpatialPlan:
             text += f", padded to {self.out_w}x{self.out_h} (the gray border is generated)"
         if (self.out_w, self.out_h) == (self.scaled_w, self.scaled_h):
             text += " (no crop or pad)"
+        if self.why:
+            text += f"; size {self.why}"
         return text
 
 
-def _floor16(value: float) -> int:
-    return max(C.SPATIAL_MULTIPLE, int(value // C.SPATIAL_MULTIPLE) * C.SPATIAL_MULTIPLE)
+# A source whose aspect is this close to a trained size lands on it exactly (the sliver is cropped): the
+# fraction of the picture lost, 1 - min(a, b) / max(a, b). 16:9 is 2.6% wider than 832x480's 26:15.
+SNAP_LOSS = 0.03
+PATCH = C.SPATIAL_MULTIPLE  # one latent patch: 8x VAE downsampling x 2x2 transformer patches
+
+
+def _aspect_loss(aspect: float, size: tuple[int, int]) -> float:
+    other = size[0] / size[1]
+    return 1.0 - min(aspect, other) / max(aspect, other)
+
+
+def patch_count_size(aspect: float, preset: tuple[int, int]) -> tuple[int, int]:
+    """The official VACE video loader's output size (vace/models/utils/preprocessor.py): keep the preset's patch
+    count `area` = W x H / 256, oh = round(sqrt(area * h / w)), ow = int(area / oh), both times 16."""
+    area = (preset[0] // PATCH) * (preset[1] // PATCH)
+    oh = max(1, round(math.sqrt(area / aspect)))
+    ow = max(1, int(area / oh))
+    return ow * PATCH, oh * PATCH
 
 
 def output_size_for_aspect(aspect: float, preset: tuple[int, int]) -> tuple[int, int]:
-    """(w, h), multiples of 16, with `aspect` (w/h) at about the preset's area, never larger in area."""
-    area = preset[0] * preset[1]
-    return _floor16(math.sqrt(area * aspect)), _floor16(math.sqrt(area / aspect))
+    """(w, h), multiples of 16, for `aspect` (w/h) at the preset's patch count; see `choose_output_size`."""
+    return choose_output_size(aspect, preset)[:2]
+
+
+def choose_output_size(aspect: float, preset: tuple[int, int]) -> tuple[int, int, str]:
+    """(w, h, why): the preset itself (or its transpose, trained at the same area) when `aspect` is within
+    SNAP_LOSS of it, else the official patch-count rule. The output never drops below the preset's area, so small
+    sources are brought up to it (the official loader would keep their own, smaller, patch count)."""
+    for size in (preset, preset[::-1]):
+        if _aspect_loss(aspect, size) <= SNAP_LOSS:
+            loss = _aspect_loss(aspect, size)
+            sliver = f"; the {loss:.1%} sliver beyond it is cropped" if loss > 0.0005 else ""
+            return size[0], size[1], f"{size[0]}x{size[1]}, the trained size nearest the {aspect:.2f}:1 aspect{sliver}"
+    width, height = patch_count_size(aspect, preset)
+    patches = (width // PATCH) * (height // PATCH)
+    return width, height, (f"{width}x{height}: the {aspect:.2f}:1 aspect at the {preset[0]}x{preset[1]} patch count "
+                           f"({patches} patches of 16x16, the official loader's rule)")
 
 
 def plan_spatial(src_w: int, src_h: int, preset: tuple[int, int], fit: FitMode) -> SpatialPlan:
     """The plan that brings a src_w x src_h input to the output size chosen by `preset` and `fit`."""
     if src_w <= 0 or src_h <= 0:
         raise InputError("video", f"has an empty frame size {src_w}x{src_h}.")
+    why = ""
     if fit is FitMode.KEEP_ASPECT:
-        out_w, out_h = output_size_for_aspect(src_w / src_h, preset)
+        out_w, out_h, why = choose_output_size(src_w / src_h, preset)
         scale = max(out_w / src_w, out_h / src_h)  # cover: only the rounding to 16 is cropped
     else:
         out_w, out_h = preset
         scale = (max if fit is FitMode.CROP else min)(out_w / src_w, out_h / src_h)
+    if src_w * src_h < out_w * out_h and fit is not FitMode.PAD:
+        why += (f"{'; ' if why else ''}the {src_w}x{src_h} source is smaller than that, so it is brought up to "
+                f"the trained area (scaled {scale:.2f}x)")
     scaled_w, scaled_h = max(1, round(src_w * scale)), max(1, round(src_h * scale))
     if fit is not FitMode.PAD:
         scaled_w, scaled_h = max(scaled_w, out_w), max(scaled_h, out_h)
     return SpatialPlan(
-        src_w, src_h, scaled_w, scaled_h, (out_w - scaled_w) // 2, (out_h - scaled_h) // 2, out_w, out_h
+        src_w, src_h, scaled_w, scaled_h, (out_w - scaled_w) // 2, (out_h - scaled_h) // 2, out_w, out_h, why
     )
 
 
