@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import constants as C
-from .compile import CompileContext, fit_references, load_clip
+from .compile import CompileContext, fit_references, load_clip, size_rule
 from .errors import InputError
 from .inputs import VaceInputs
 from .requests import EditRequest, MaskShape, MaskType
@@ -41,7 +41,8 @@ def shape_and_expand(mask: np.ndarray, shape: MaskShape, ratio: float) -> np.nda
 
 
 def compile_edit(request: EditRequest, settings: GenerationSettings, ctx: CompileContext) -> VaceInputs:
-    clip = load_clip(ctx, request.video, "video", settings.num_frames, settings.timing, settings.preset_size, settings.fit)
+    clip = load_clip(ctx, request.video, "video", settings.num_frames, settings.timing, size_rule(settings, ctx),
+                     settings.fit)
     n, height, width = clip.frames.shape[:3]
     spatial, notes = clip.spatial, list(clip.notes)
     if request.mask_video:

@@ -121,17 +121,57 @@ def choose_output_size(aspect: float, preset: tuple[int, int]) -> tuple[int, int
                            f"({patches} patches of 16x16, the official loader's rule)")
 
 
-def plan_spatial(src_w: int, src_h: int, preset: tuple[int, int], fit: FitMode) -> SpatialPlan:
-    """The plan that brings a src_w x src_h input to the output size chosen by `preset` and `fit`."""
+@dataclass(frozen=True)
+class SizeRule:
+    """Where the output size comes from. `preset`: the size asked for (the default preset when `chosen` is False,
+    i.e. "auto"); `allowed`: the only sizes the backend accepts, each (w, h) (empty: any multiple of 16);
+    `provider`: the backend's name, for the notes and messages."""
+
+    preset: tuple[int, int]
+    chosen: bool = True
+    allowed: tuple[tuple[int, int], ...] = ()
+    provider: str = ""
+
+    def size_for(self, aspect: float, keep_aspect: bool) -> tuple[int, int, str]:
+        """(w, h, why) of the output for a canvas of `aspect` (w/h). Without `allowed`: keep-aspect follows
+        `choose_output_size`, otherwise the preset. With `allowed`, exactly one of them: crop and pad take the size
+        chosen; keep-aspect takes, among the allowed sizes of the chosen size's area, the one nearest in aspect to
+        the canvas; with no size chosen, the allowed size nearest in aspect to the canvas (`aspect` when keeping
+        it, the default preset's otherwise), the one nearest the default's area among near-equal aspects."""
+        if not self.allowed:
+            return choose_output_size(aspect, self.preset) if keep_aspect else (*self.preset, "")
+        offered = ", ".join(f"{w}x{h}" for w, h in self.allowed)
+        asked = f"{self.preset[0]}x{self.preset[1]}"
+        if self.chosen and self.preset not in self.allowed:
+            raise InputError("size", f"{asked} is not offered by {self.provider}; choose auto or one of {offered}.")
+        if self.chosen and not keep_aspect:
+            return (*self.preset, f"{asked} as chosen ({self.provider} offers {offered})")
+        if not keep_aspect:
+            aspect = self.preset[0] / self.preset[1]
+        area = self.preset[0] * self.preset[1]
+        candidates = [size for size in self.allowed if not self.chosen or size[0] * size[1] == area]
+        best = min(_aspect_loss(aspect, size) for size in candidates)
+        near = [size for size in candidates if _aspect_loss(aspect, size) <= best + SNAP_LOSS]
+        width, height = min(near, key=lambda size: (abs(math.log(size[0] * size[1] / area)),
+                                                     _aspect_loss(aspect, size)))
+        why = (f"at the {asked} area chosen, keeping the aspect" if self.chosen else "no size was chosen")
+        return width, height, (f"{width}x{height}, the {self.provider} size nearest in aspect to the {aspect:.2f}:1 "
+                               f"canvas ({why}; {self.provider} offers {offered})")
+
+
+def as_size_rule(size: tuple[int, int] | SizeRule) -> SizeRule:
+    return size if isinstance(size, SizeRule) else SizeRule(tuple(size))
+
+
+def plan_spatial(src_w: int, src_h: int, preset: tuple[int, int] | SizeRule, fit: FitMode) -> SpatialPlan:
+    """The plan that brings a src_w x src_h input to the output size chosen by `preset` and `fit`. Towards a
+    backend's fixed size, keep-aspect covers it and centre-crops, like crop."""
     if src_w <= 0 or src_h <= 0:
         raise InputError("video", f"has an empty frame size {src_w}x{src_h}.")
-    why = ""
-    if fit is FitMode.KEEP_ASPECT:
-        out_w, out_h, why = choose_output_size(src_w / src_h, preset)
-        scale = max(out_w / src_w, out_h / src_h)  # cover: only the rounding to 16 is cropped
-    else:
-        out_w, out_h = preset
-        scale = (max if fit is FitMode.CROP else min)(out_w / src_w, out_h / src_h)
+    rule = as_size_rule(preset)
+    out_w, out_h, why = rule.size_for(src_w / src_h, fit is FitMode.KEEP_ASPECT)
+    # keep-aspect and crop cover the output and centre-crop (keep-aspect only the rounding); pad fits inside
+    scale = (min if fit is FitMode.PAD else max)(out_w / src_w, out_h / src_h)
     if src_w * src_h < out_w * out_h and fit is not FitMode.PAD:
         why += (f"{'; ' if why else ''}the {src_w}x{src_h} source is smaller than that, so it is brought up to "
                 f"the trained area (scaled {scale:.2f}x)")
