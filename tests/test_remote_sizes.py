@@ -163,3 +163,37 @@ def test_data_urls_decode_the_same_as_uploads():
     with FakeReplicate() as fake:
         content = fake.file_content("data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode())
     assert image_or_video(content).shape == (1, 5, 7)
+
+
+def test_preview_and_bundle_show_exactly_what_is_uploaded(tmp_path, sources):
+    """The tab's preview and input bundle compile towards the chosen backend's sizes, as the job does."""
+    import json
+    import types
+    import zipfile
+
+    import gradio as gr
+
+    from vace_ui.media.video import probe_video
+    from vace_ui.ui.capability_tab import TabController, TabInputs
+    from vace_ui.ui.components import result_panel, settings_panel
+
+    with gr.Blocks():
+        settings = settings_panel()
+        panel = result_panel("repaint", [("ComfyUI", "comfyui")], "comfyui")
+    request = requests_for(sources, "portrait", 17)["outpaint"]
+    inputs = TabInputs(set(), lambda data: request, lambda data: {})
+    data = {component: component.value for component in settings.components}
+    data.update({settings.prompt: "a dog", settings.num_frames: 17, panel.backend: "comfyui"})
+    assert data[settings.size] == "auto"  # the panel's default: no size chosen
+    services = types.SimpleNamespace(backends={"comfyui": ComfyUIBackend()}, control_cache=None)
+    controller = TabController(services)
+    shown = controller.preview(inputs, settings, panel, data)
+    info = probe_video(shown[panel.preview_video])
+    # portrait 72x128 with right 2.0, bottom 1.1: 144:140.8, just wider than tall -> ComfyUI's 832x480
+    assert (info.width, info.height) == (832, 480)
+    assert "Sent to ComfyUI exactly as shown, asking for size 832x480" in shown[panel.status]
+    assert "more border than asked" in shown[panel.status]  # the frame is wider than the expanded picture
+    bundle = controller.bundle(inputs, settings, panel, data)[panel.bundle_file]
+    with zipfile.ZipFile(bundle) as archive:
+        manifest = json.loads(archive.read("manifest.json"))
+    assert (manifest["width"], manifest["height"]) == (832, 480)
