@@ -230,7 +230,7 @@ def outpaint_plan(src_w: int, src_h: int, request: OutpaintRequest, preset: tupl
     pad_x, pad_y = (out_w - src_w * wide * scale) / 2, (out_h - src_h * tall * scale) / 2
     x0, x1 = round(pad_x + (request.left - 1.0) * src_w * scale), round(pad_x + request.left * src_w * scale)
     y0, y1 = round(pad_y + (request.top - 1.0) * src_h * scale), round(pad_y + request.top * src_h * scale)
-    why = f"{why} (the expanded canvas)"
+    why = f"{why}, for the expanded canvas"
     if round(pad_x) or round(pad_y):
         sides, extra = ("left and right", round(pad_x)) if round(pad_x) else ("top and bottom", round(pad_y))
         why += (f"; to fill {out_w}x{out_h} without stretching, {extra} px more border than asked is generated on "
