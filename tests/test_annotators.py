@@ -203,11 +203,25 @@ def test_weight_file_is_found_in_the_models_folder_or_the_hugging_face_cache(emp
 # ---------------------------------------------------------------- gray, canny
 
 
-def test_gray_is_luma_in_three_channels_and_canny_marks_a_step_edge():
+def test_gray_weights_are_the_official_bgr2gray_applied_to_rgb_frames():
+    """The official GrayAnnotator runs cv2.COLOR_BGR2GRAY on RGB frames: gray = 0.114 R + 0.587 G + 0.299 B."""
+    colours = [(255, 0, 0), (0, 255, 0), (0, 0, 255), (200, 100, 50), (255, 255, 255)]
+    frame = np.zeros((10, 10 * len(colours), 3), dtype=np.uint8)
+    for index, colour in enumerate(colours):
+        frame[:, 10 * index : 10 * index + 10] = colour
+    gray = annotators.get("gray").process_frame(frame)
+    assert gray.shape == frame.shape and np.array_equal(gray[..., 0], gray[..., 1])
+    assert np.array_equal(gray[..., 0], gray[..., 2])
+    for index, (red, green, blue) in enumerate(colours):
+        expected = 0.114 * red + 0.587 * green + 0.299 * blue
+        assert abs(int(gray[5, 10 * index + 5, 0]) - expected) <= 0.5 + 1e-6, (red, green, blue)
+    # saturated red reads dark (29), not the 76 of textbook luma; blue reads 76, not 29
+    assert gray[5, 5, 0] < 35 and gray[5, 25, 0] > 70
+
+
+def test_canny_marks_a_step_edge():
     frame = np.zeros((40, 40, 3), dtype=np.uint8)
     frame[:, 20:] = (255, 0, 0)
-    gray = annotators.get("gray").process_frame(frame)
-    assert np.array_equal(gray[:, :, 0], gray[:, :, 1]) and gray[5, 30, 0] == 76 and gray[5, 5, 0] == 0
     edges = annotators.get("canny").process_frame(frame)
     columns = np.flatnonzero(edges[20, :, 0])
     assert columns.size and set(columns) <= {19, 20} and edges[:, :15].max() == 0

@@ -74,14 +74,14 @@ def test_more_than_three_references_is_rejected(media):
         compile_request(request, settings(), ctx(media))
 
 
-def test_repaint_gray_control_is_luma_in_three_channels_all_white_mask(media):
+def test_repaint_gray_control_is_the_official_gray_in_three_channels_all_white_mask(media):
     import cv2
 
     inputs = compile_request(RepaintRequest("clip.mp4", "gray", strength=0.5), settings(conditioning_scale=1.5), ctx(media))
     source = media.videos["clip.mp4"][0]
     for index in range(9):
-        luma = cv2.cvtColor(source[index], cv2.COLOR_RGB2GRAY)
-        assert np.array_equal(inputs.video[index], np.stack([luma] * 3, axis=-1))
+        gray = cv2.cvtColor(source[index], cv2.COLOR_BGR2GRAY)  # the official annotator's call, on RGB frames
+        assert np.array_equal(inputs.video[index], np.stack([gray] * 3, axis=-1))
     assert (inputs.mask == 255).all()
     assert inputs.conditioning_scale == pytest.approx(0.75)
 
@@ -191,15 +191,50 @@ def test_extend_clips_always_leave_frames_to_generate(media):
     assert (inputs.mask[:4] == 0).all() and (inputs.mask[5:] == 0).all()
 
 
+def outpaint_box(src_w, src_h, request, out_w, out_h):
+    """Where the video lands, by the stated rule: the expanded picture (video + borders of (scale - 1) x the
+    video's extent) is fitted inside the output without stretching, centred; returns (x0, y0, x1, y1)."""
+    wide, tall = request.left + request.right - 1, request.top + request.bottom - 1
+    s = min(out_w / (src_w * wide), out_h / (src_h * tall))
+    pad_x, pad_y = (out_w - src_w * wide * s) / 2, (out_h - src_h * tall * s) / 2
+    return (round(pad_x + (request.left - 1) * src_w * s), round(pad_y + (request.top - 1) * src_h * s),
+            round(pad_x + request.left * src_w * s), round(pad_y + request.top * src_h * s))
+
+
 def test_outpaint_places_video_on_larger_gray_canvas(media):
     media.videos["small.mp4"] = (np.full((9, 240, 416, 3), 77, dtype=np.uint8), 16.0)
-    inputs = compile_request(OutpaintRequest("small.mp4", left=1.5, right=1.5), settings(), ctx(media))
+    request = OutpaintRequest("small.mp4", left=1.5, right=1.5)
+    inputs = compile_request(request, settings(), ctx(media))
     height, width = inputs.height, inputs.width
     assert width > height * 3  # aspect 2 x 832/480
-    x0, x1 = round(0.25 * width), round(0.75 * width)
-    assert (inputs.video[:, :, x0:x1] == 77).all()
+    x0, y0, x1, y1 = outpaint_box(416, 240, request, width, height)
+    assert (inputs.video[:, y0:y1, x0:x1] == 77).all()
     assert (inputs.video[:, :, :x0] == C.NEUTRAL_GRAY).all() and (inputs.video[:, :, x1:] == C.NEUTRAL_GRAY).all()
-    assert (inputs.mask[:, :, x0:x1] == 0).all() and (inputs.mask[:, :, :x0] == 255).all()
+    assert (inputs.mask[:, y0:y1, x0:x1] == 0).all() and (inputs.mask[:, :, :x0] == 255).all()
+    assert (inputs.mask[:, :y0] == 255).all() and (inputs.mask[:, y1:] == 255).all()
+
+
+@pytest.mark.parametrize("scales, expected", [
+    ({"top": 1.2, "bottom": 1.2, "left": 1.2, "right": 1.2}, (832, 480)),  # same aspect: the trained size
+    ({"left": 1.25, "right": 1.25}, (1040, 384)),
+    ({"left": 1.5, "top": 1.25}, None),
+    ({"right": 2.0}, None),
+])
+def test_outpaint_canvas_follows_the_official_patch_count_rule(media, scales, expected):
+    from test_core_geometry import expected_size
+
+    request = OutpaintRequest("clip.mp4", **scales)
+    wide, tall = request.left + request.right - 1, request.top + request.bottom - 1
+    canvas = (round(W * wide * 1000), round(H * tall * 1000))  # the expanded canvas's aspect, exactly
+    assert expected is None or expected == expected_size(*canvas, (832, 480))
+    inputs = compile_request(request, settings(), ctx(media))
+    assert (inputs.width, inputs.height) == expected_size(*canvas, (832, 480))
+    x0, y0, x1, y1 = outpaint_box(W, H, request, inputs.width, inputs.height)
+    keep = np.zeros((inputs.height, inputs.width), dtype=bool)
+    keep[y0:y1, x0:x1] = True
+    assert np.array_equal(inputs.mask[0] == 0, keep)
+    assert abs((x1 - x0) / (y1 - y0) - W / H) < 0.01  # the video is not stretched
+    assert any("patch count" in note or "trained size" in note for note in inputs.notes)
 
 
 def test_outpaint_requires_some_expansion_and_range(media):

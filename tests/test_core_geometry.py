@@ -1,5 +1,7 @@
 """Pixel- and index-exact tests of the spatial and frame plans."""
 
+import math
+
 import numpy as np
 import pytest
 
@@ -18,19 +20,71 @@ from vace_ui.core.settings import (
 )
 
 
-def test_keep_aspect_1080p_centre_crops_to_multiples_of_16():
-    plan = plan_spatial(1920, 1080, (832, 480), FitMode.KEEP_ASPECT)
-    assert (plan.out_w, plan.out_h) == (832, 464)
-    assert (plan.scaled_w, plan.scaled_h) == (832, 468)
-    assert (plan.offset_x, plan.offset_y) == (0, -2)
-    assert not plan.has_border
-    assert "centre-cropped to 832x464" in plan.describe()
+def official_size(w: int, h: int, preset: tuple[int, int]) -> tuple[int, int]:
+    """The official loader's rule, stated independently: area = preset patches (W x H / 256),
+    oh = round(sqrt(area * h / w)), ow = int(area / oh), output 16*ow x 16*oh."""
+    area = preset[0] * preset[1] / 256
+    oh = round(math.sqrt(area * h / w))
+    return 16 * int(area / oh), 16 * oh
 
 
-def test_keep_aspect_portrait_input_stays_portrait():
-    plan = plan_spatial(1080, 1920, (832, 480), FitMode.KEEP_ASPECT)
-    assert plan.out_w < plan.out_h
+def expected_size(w: int, h: int, preset: tuple[int, int]) -> tuple[int, int]:
+    """The app's rule: a trained size (the preset or its transpose) when cropping the source to its aspect loses
+    at most 3% of the picture, else the official rule."""
+    for size in (preset, preset[::-1]):
+        a, b = w / h, size[0] / size[1]
+        if 1 - min(a, b) / max(a, b) <= 0.03:
+            return size
+    return official_size(w, h, preset)
+
+
+@pytest.mark.parametrize("src, preset", [
+    ((1920, 1080), (832, 480)), ((1280, 720), (832, 480)), ((854, 480), (832, 480)), ((1920, 1080), (1280, 720)),
+    ((1080, 1080), (832, 480)), ((640, 480), (832, 480)), ((1080, 1920), (832, 480)), ((1080, 1920), (1280, 720)),
+    ((1920, 804), (832, 480)), ((1920, 804), (1280, 720)), ((160, 90), (832, 480)), ((64, 48), (832, 480)),
+    ((90, 160), (480, 832)), ((1080, 1080), (1280, 720)),
+])
+def test_keep_aspect_size_follows_the_official_patch_count_rule(src, preset):
+    plan = plan_spatial(*src, preset, FitMode.KEEP_ASPECT)
+    assert (plan.out_w, plan.out_h) == expected_size(*src, preset)
     assert plan.out_w % 16 == 0 and plan.out_h % 16 == 0
+    assert (plan.out_w // 16) * (plan.out_h // 16) <= preset[0] * preset[1] // 256  # never above the patch count
+    assert not plan.has_border and plan.scaled_w >= plan.out_w and plan.scaled_h >= plan.out_h  # cover, crop
+    assert f"{plan.out_w}x{plan.out_h}" in plan.describe()
+
+
+def test_sizes_the_issue_names():
+    """Today's flooring gave 832x464 for 16:9 and 624x624 for a square; the official rule gives these."""
+    assert official_size(1920, 1080, (832, 480)) == (832, 480)
+    assert official_size(1080, 1080, (832, 480)) == (640, 624)
+    for src in ((1920, 1080), (1280, 720), (854, 480)):
+        plan = plan_spatial(*src, (832, 480), FitMode.KEEP_ASPECT)
+        assert (plan.out_w, plan.out_h) == (832, 480) and "trained size" in plan.describe()
+    assert (plan_spatial(1920, 1080, (1280, 720), FitMode.KEEP_ASPECT).out_h) == 720
+    square = plan_spatial(1080, 1080, (832, 480), FitMode.KEEP_ASPECT)
+    assert (square.out_w, square.out_h) == (640, 624) and "patch count" in square.describe()
+
+
+def test_keep_aspect_1080p_centre_crops_the_sliver():
+    plan = plan_spatial(1920, 1080, (832, 480), FitMode.KEEP_ASPECT)
+    # cover 832x480: scale max(832/1920, 480/1080) = 0.4444 -> 853x480, centre-cropped by (853 - 832) // 2
+    assert (plan.scaled_w, plan.scaled_h) == (round(1920 * 480 / 1080), 480)
+    assert (plan.offset_x, plan.offset_y) == ((832 - 853) // 2, 0)
+    assert "centre-cropped to 832x480" in plan.describe() and "sliver" in plan.describe()
+
+
+def test_portrait_9_16_lands_on_the_portrait_trained_size():
+    plan = plan_spatial(1080, 1920, (832, 480), FitMode.KEEP_ASPECT)
+    assert (plan.out_w, plan.out_h) == (480, 832)  # the official rule alone gives 464x848
+    assert official_size(1080, 1920, (832, 480)) == (464, 848)
+
+
+def test_small_sources_are_brought_up_to_the_trained_area_and_the_notes_say_so():
+    plan = plan_spatial(64, 48, (832, 480), FitMode.KEEP_ASPECT)
+    assert (plan.out_w, plan.out_h) == official_size(64, 48, (832, 480))
+    assert plan.scaled_w >= plan.out_w > 64 and "brought up to the trained area" in plan.describe()
+    big = plan_spatial(1920, 1080, (832, 480), FitMode.KEEP_ASPECT)
+    assert "brought up" not in big.describe()
 
 
 def test_pad_places_square_in_the_middle_and_marks_border_generated():

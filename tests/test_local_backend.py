@@ -43,8 +43,10 @@ def test_capability_produces_mp4_of_expected_size_and_frames(runner, media_dir, 
     job = runner.run(runner.create(request, small()).id)
     assert job.status is JobStatus.SUCCEEDED, job.error
     info = probe_video(job.output_path)
-    expected = {"reference": (128, 128), "repaint": (128, 112), "edit": (128, 112), "extend": (128, 112),
-                "outpaint": (160, 80)}[capability]
+    # the official patch-count rule at 128x128 (64 patches): 160x128 (5:4) -> oh = round(sqrt(64 * 4 / 5)) = 7,
+    # ow = int(64 / 7) = 9 -> 144x112; outpainted to 15:8 -> oh = round(sqrt(64 * 8 / 15)) = 6, ow = 10 -> 160x96
+    expected = {"reference": (128, 128), "repaint": (144, 112), "edit": (144, 112), "extend": (144, 112),
+                "outpaint": (160, 96)}[capability]
     assert (info.width, info.height) == expected
     assert info.frame_count == 9 and info.fps == 16
     metadata = read_metadata(job.output_path)

@@ -9,7 +9,8 @@ from .base import Annotator, register
 
 @register
 class GrayAnnotator(Annotator):
-    """Luma (ITU-R BT.601) copied into 3 channels: keeps structure and shading, drops colour."""
+    """Gray copied into 3 channels, exactly as the official VACE GrayAnnotator makes it: keeps structure and shading,
+    drops colour."""
 
     name = "gray"
     label = "Gray (recolour)"
@@ -17,8 +18,10 @@ class GrayAnnotator(Annotator):
     def process_frame(self, frame: np.ndarray) -> np.ndarray:
         import cv2
 
-        luma = cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY)
-        return cv2.cvtColor(luma, cv2.COLOR_GRAY2RGB)
+        # The official annotator (vace/annotators/gray.py) applies COLOR_BGR2GRAY to RGB frames, i.e. weights
+        # 0.114 R + 0.587 G + 0.299 B; VACE was trained on that, so it is matched here rather than true luma.
+        gray = cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_BGR2GRAY)
+        return cv2.cvtColor(gray, cv2.COLOR_GRAY2RGB)
 
 
 @register

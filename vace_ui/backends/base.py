@@ -78,6 +78,13 @@ class BackendCapabilities:
     settings: frozenset[str]  # names of GenerationSettings fields this backend honours
     needs_compiled_inputs: bool = True  # False: the backend maps the request itself (semantic API)
     notes: str = ""
+    # The only output sizes ("WxH") the backend accepts, its default first; empty: any multiple of 16. The compile
+    # targets exactly one of them (core.compile.size_rule); with no compile, "auto" takes the first.
+    sizes: tuple[str, ...] = ()
+    sized: frozenset[Capability] | None = None  # the capabilities the size applies to (None: all)
+
+    def size_applies(self, capability: Capability) -> bool:
+        return bool(self.sizes) and (self.sized is None or capability in self.sized)
 
 
 class Backend(abc.ABC):

@@ -15,9 +15,9 @@ import numpy as np
 
 from . import constants as C
 from .errors import InputError
-from .geometry import FramePlan, SpatialPlan, fit_on_canvas, plan_frames, plan_spatial
+from .geometry import FramePlan, SizeRule, SpatialPlan, fit_on_canvas, plan_frames, plan_spatial
 from .requests import ReferenceImage
-from .settings import FitMode, FrameTiming
+from .settings import FitMode, FrameTiming, GenerationSettings
 
 
 class VideoProbe(Protocol):
@@ -55,6 +55,13 @@ class CompileContext:
     media: MediaSource
     annotate: Annotate | None = None
     track: Track | None = None
+    sizes: tuple[tuple[int, int], ...] = ()  # the only output sizes the target backend accepts (empty: any)
+    sizes_from: str = ""  # that backend's name, for the notes
+
+
+def size_rule(settings: GenerationSettings, ctx: CompileContext) -> SizeRule:
+    """The one rule for the output size: the settings' size (or auto) and the sizes the backend declares."""
+    return SizeRule(settings.preset_size, settings.size_chosen, tuple(ctx.sizes), ctx.sizes_from)
 
 
 @dataclass
@@ -75,7 +82,7 @@ def load_clip(
     field: str,
     wanted: int,
     timing: FrameTiming,
-    preset: tuple[int, int],
+    preset: tuple[int, int] | SizeRule,
     fit: FitMode,
     spatial: SpatialPlan | None = None,
     info: VideoProbe | None = None,

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .clip import CompileContext, fit_references, full_mask, gray_video, load_clip, mask_on_canvas
+from .clip import CompileContext, fit_references, full_mask, gray_video, load_clip, mask_on_canvas, size_rule
 from .compile_edit import compile_edit
 from .compile_extend import compile_extend
 from .errors import InputError
-from .geometry import SpatialPlan, output_size_for_aspect
+from .geometry import SizeRule, SpatialPlan, as_size_rule
 from .inputs import VaceInputs
 from .requests import (
     CapabilityRequest,
@@ -27,18 +27,21 @@ from .settings import FitMode, GenerationSettings
 
 
 def compile_reference(request: ReferenceRequest, settings: GenerationSettings, ctx: CompileContext) -> VaceInputs:
-    width, height = settings.preset_size
+    rule = size_rule(settings, ctx)
+    width, height, why = rule.size_for(rule.preset[0] / rule.preset[1], False)
     n = settings.num_frames
     refs = fit_references(ctx, request.references, width, height)
     note = f"{len(refs)} reference image(s) fitted on white at {width}x{height}" if refs else "text only"
-    return VaceInputs(gray_video(n, width, height), full_mask(n, width, height), refs, [note],
+    notes = [note] + ([f"size {why}"] if why else [])
+    return VaceInputs(gray_video(n, width, height), full_mask(n, width, height), refs, notes,
                       conditioning_scale=settings.conditioning_scale)
 
 
 def compile_repaint(request: RepaintRequest, settings: GenerationSettings, ctx: CompileContext) -> VaceInputs:
     if ctx.annotate is None:
         raise InputError("control", "no control annotators are available.")
-    clip = load_clip(ctx, request.video, "video", settings.num_frames, settings.timing, settings.preset_size, settings.fit)
+    clip = load_clip(ctx, request.video, "video", settings.num_frames, settings.timing, size_rule(settings, ctx),
+                     settings.fit)
     n, height, width = clip.frames.shape[:3]
     x0, y0, x1, y1 = clip.spatial.covered_box
     control = gray_video(n, width, height)
@@ -60,18 +63,28 @@ def compile_repaint(request: RepaintRequest, settings: GenerationSettings, ctx: 
     return VaceInputs(control, mask, refs, notes, conditioning_scale=settings.conditioning_scale * request.strength)
 
 
-def outpaint_plan(src_w: int, src_h: int, request: OutpaintRequest, preset: tuple[int, int]) -> SpatialPlan:
-    """Place the video inside the expanded canvas. Each side's border is (scale - 1) x the video's extent."""
+def outpaint_plan(src_w: int, src_h: int, request: OutpaintRequest, preset: tuple[int, int] | SizeRule) -> SpatialPlan:
+    """Place the video inside the expanded canvas. Each side's border is (scale - 1) x the video's extent. The
+    expanded picture is fitted inside the output size, never stretched or cropped: where their aspects differ,
+    the extra border (generated too) is split evenly, and the notes say how much."""
+    rule = as_size_rule(preset)
     wide, tall = request.left + request.right - 1.0, request.top + request.bottom - 1.0
-    out_w, out_h = output_size_for_aspect((src_w * wide) / (src_h * tall), preset)
-    x0, x1 = round((request.left - 1.0) / wide * out_w), round(request.left / wide * out_w)
-    y0, y1 = round((request.top - 1.0) / tall * out_h), round(request.top / tall * out_h)
-    return SpatialPlan(src_w, src_h, x1 - x0, y1 - y0, x0, y0, out_w, out_h)
+    out_w, out_h, why = rule.size_for((src_w * wide) / (src_h * tall), True)
+    scale = min(out_w / (src_w * wide), out_h / (src_h * tall))
+    pad_x, pad_y = (out_w - src_w * wide * scale) / 2, (out_h - src_h * tall * scale) / 2
+    x0, x1 = round(pad_x + (request.left - 1.0) * src_w * scale), round(pad_x + request.left * src_w * scale)
+    y0, y1 = round(pad_y + (request.top - 1.0) * src_h * scale), round(pad_y + request.top * src_h * scale)
+    why = f"{why}, for the expanded canvas"
+    if round(pad_x) or round(pad_y):
+        sides, extra = ("left and right", round(pad_x)) if round(pad_x) else ("top and bottom", round(pad_y))
+        why += (f"; to fill {out_w}x{out_h} without stretching, {extra} px more border than asked is generated on "
+                f"the {sides} (the borders keep the proportions set)")
+    return SpatialPlan(src_w, src_h, x1 - x0, y1 - y0, x0, y0, out_w, out_h, why)
 
 
 def compile_outpaint(request: OutpaintRequest, settings: GenerationSettings, ctx: CompileContext) -> VaceInputs:
     info = ctx.media.probe(request.video, "video")
-    spatial = outpaint_plan(info.width, info.height, request, settings.preset_size)
+    spatial = outpaint_plan(info.width, info.height, request, size_rule(settings, ctx))
     clip = load_clip(ctx, request.video, "video", settings.num_frames, settings.timing, settings.preset_size,
                      FitMode.KEEP_ASPECT, spatial, info)
     mask = np.repeat(spatial.border_mask()[None], clip.frames.shape[0], axis=0)

@@ -6,7 +6,7 @@ import numpy as np
 
 from . import constants as C
 from . import masks as ops
-from .clip import CompileContext, fit_references, load_clip, place_mask
+from .clip import CompileContext, fit_references, load_clip, place_mask, size_rule
 from .errors import InputError
 from .inputs import VaceInputs
 from .requests import EditRequest, MaskShape, MaskType
@@ -20,7 +20,8 @@ def output_frame_for_source(source_indices: tuple[int, ...], source_frame: int) 
 
 
 def compile_edit(request: EditRequest, settings: GenerationSettings, ctx: CompileContext) -> VaceInputs:
-    clip = load_clip(ctx, request.video, "video", settings.num_frames, settings.timing, settings.preset_size, settings.fit)
+    clip = load_clip(ctx, request.video, "video", settings.num_frames, settings.timing, size_rule(settings, ctx),
+                     settings.fit)
     n, height, width = clip.frames.shape[:3]
     spatial, notes = clip.spatial, list(clip.notes)
     if request.mask_video:

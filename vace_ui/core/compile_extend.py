@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import constants as C
-from .clip import CompileContext, full_mask, gray_video
+from .clip import CompileContext, full_mask, gray_video, size_rule
 from .errors import InputError
 from .geometry import plan_frames, plan_spatial
 from .inputs import VaceInputs
@@ -35,7 +35,7 @@ def compile_extend(request: ExtendRequest, settings: GenerationSettings, ctx: Co
             image = ctx.media.image(path, field)[..., :3]
             src_h, src_w = image.shape[:2]
         if canvas is None:
-            plan = plan_spatial(src_w, src_h, settings.preset_size, settings.fit)
+            plan = plan_spatial(src_w, src_h, size_rule(settings, ctx), settings.fit)
             canvas = (plan.out_w, plan.out_h)
         else:
             plan = plan_spatial(src_w, src_h, canvas, FitMode.PAD if settings.fit is FitMode.PAD else FitMode.CROP)

@@ -36,6 +36,9 @@ SIZE_PRESETS: dict[str, tuple[int, int]] = {
     "720x1280": (720, 1280),
 }
 DEFAULT_SIZE = "832x480"
+# "auto" = no size chosen: the default preset's area at the input's aspect; a backend that accepts only fixed
+# sizes takes its size nearest in aspect to the compiled canvas (or its own default when nothing is compiled).
+AUTO_SIZE = "auto"
 # Custom "WxH" sizes (multiples of 16) are accepted in this range; the presets are the trained ones.
 CUSTOM_SIZE_RANGE = (64, 1920)
 

@@ -31,6 +31,7 @@ class SpatialPlan:
     offset_y: int
     out_w: int
     out_h: int
+    why: str = ""  # how the output size was chosen, for the notes
 
     @property
     def covered_box(self) -> tuple[int, int, int, int]:
@@ -80,34 +81,110 @@ class SpatialPlan:
             text += f", padded to {self.out_w}x{self.out_h} (the gray border is generated)"
         if (self.out_w, self.out_h) == (self.scaled_w, self.scaled_h):
             text += " (no crop or pad)"
+        if self.why:
+            text += f"; size {self.why}"
         return text
 
 
-def _floor16(value: float) -> int:
-    return max(C.SPATIAL_MULTIPLE, int(value // C.SPATIAL_MULTIPLE) * C.SPATIAL_MULTIPLE)
+# A source whose aspect is this close to a trained size lands on it exactly (the sliver is cropped): the
+# fraction of the picture lost, 1 - min(a, b) / max(a, b). 16:9 is 2.6% wider than 832x480's 26:15.
+SNAP_LOSS = 0.03
+PATCH = C.SPATIAL_MULTIPLE  # one latent patch: 8x VAE downsampling x 2x2 transformer patches
+
+
+def _aspect_loss(aspect: float, size: tuple[int, int]) -> float:
+    other = size[0] / size[1]
+    return 1.0 - min(aspect, other) / max(aspect, other)
+
+
+def patch_count_size(aspect: float, preset: tuple[int, int]) -> tuple[int, int]:
+    """The official VACE video loader's output size (vace/models/utils/preprocessor.py): keep the preset's patch
+    count `area` = W x H / 256, oh = round(sqrt(area * h / w)), ow = int(area / oh), both times 16."""
+    area = (preset[0] // PATCH) * (preset[1] // PATCH)
+    oh = max(1, round(math.sqrt(area / aspect)))
+    ow = max(1, int(area / oh))
+    return ow * PATCH, oh * PATCH
 
 
 def output_size_for_aspect(aspect: float, preset: tuple[int, int]) -> tuple[int, int]:
-    """(w, h), multiples of 16, with `aspect` (w/h) at about the preset's area, never larger in area."""
-    area = preset[0] * preset[1]
-    return _floor16(math.sqrt(area * aspect)), _floor16(math.sqrt(area / aspect))
+    """(w, h), multiples of 16, for `aspect` (w/h) at the preset's patch count; see `choose_output_size`."""
+    return choose_output_size(aspect, preset)[:2]
 
 
-def plan_spatial(src_w: int, src_h: int, preset: tuple[int, int], fit: FitMode) -> SpatialPlan:
-    """The plan that brings a src_w x src_h input to the output size chosen by `preset` and `fit`."""
+def choose_output_size(aspect: float, preset: tuple[int, int]) -> tuple[int, int, str]:
+    """(w, h, why): the preset itself (or its transpose, trained at the same area) when `aspect` is within
+    SNAP_LOSS of it, else the official patch-count rule. The output never drops below the preset's area, so small
+    sources are brought up to it (the official loader would keep their own, smaller, patch count)."""
+    for size in (preset, preset[::-1]):
+        if _aspect_loss(aspect, size) <= SNAP_LOSS:
+            loss = _aspect_loss(aspect, size)
+            sliver = f"; the {loss:.1%} sliver beyond it is cropped" if loss > 0.0005 else ""
+            return size[0], size[1], f"{size[0]}x{size[1]}, the trained size nearest the {aspect:.2f}:1 aspect{sliver}"
+    width, height = patch_count_size(aspect, preset)
+    patches = (width // PATCH) * (height // PATCH)
+    return width, height, (f"{width}x{height}: the {aspect:.2f}:1 aspect at the {preset[0]}x{preset[1]} patch count "
+                           f"({patches} patches of 16x16, the official loader's rule)")
+
+
+@dataclass(frozen=True)
+class SizeRule:
+    """Where the output size comes from. `preset`: the size asked for (the default preset when `chosen` is False,
+    i.e. "auto"); `allowed`: the only sizes the backend accepts, each (w, h) (empty: any multiple of 16);
+    `provider`: the backend's name, for the notes and messages."""
+
+    preset: tuple[int, int]
+    chosen: bool = True
+    allowed: tuple[tuple[int, int], ...] = ()
+    provider: str = ""
+
+    def size_for(self, aspect: float, keep_aspect: bool) -> tuple[int, int, str]:
+        """(w, h, why) of the output for a canvas of `aspect` (w/h). Without `allowed`: keep-aspect follows
+        `choose_output_size`, otherwise the preset. With `allowed`, exactly one of them: crop and pad take the size
+        chosen; keep-aspect takes, among the allowed sizes of the chosen size's area, the one nearest in aspect to
+        the canvas; with no size chosen, the allowed size nearest in aspect to the canvas (`aspect` when keeping
+        it, the default preset's otherwise), the one nearest the default's area among near-equal aspects."""
+        if not self.allowed:
+            return choose_output_size(aspect, self.preset) if keep_aspect else (*self.preset, "")
+        offered = ", ".join(f"{w}x{h}" for w, h in self.allowed)
+        asked = f"{self.preset[0]}x{self.preset[1]}"
+        if self.chosen and self.preset not in self.allowed:
+            raise InputError("size", f"{asked} is not offered by {self.provider}; choose auto or one of {offered}.")
+        if self.chosen and not keep_aspect:
+            return (*self.preset, f"{asked} as chosen ({self.provider} offers {offered})")
+        if not keep_aspect:
+            aspect = self.preset[0] / self.preset[1]
+        area = self.preset[0] * self.preset[1]
+        candidates = [size for size in self.allowed if not self.chosen or size[0] * size[1] == area]
+        best = min(_aspect_loss(aspect, size) for size in candidates)
+        near = [size for size in candidates if _aspect_loss(aspect, size) <= best + SNAP_LOSS]
+        width, height = min(near, key=lambda size: (abs(math.log(size[0] * size[1] / area)),
+                                                     _aspect_loss(aspect, size)))
+        why = (f"at the {asked} area chosen, keeping the aspect" if self.chosen else "no size was chosen")
+        return width, height, (f"{width}x{height}, the {self.provider} size nearest in aspect to the {aspect:.2f}:1 "
+                               f"canvas ({why}; {self.provider} offers {offered})")
+
+
+def as_size_rule(size: tuple[int, int] | SizeRule) -> SizeRule:
+    return size if isinstance(size, SizeRule) else SizeRule(tuple(size))
+
+
+def plan_spatial(src_w: int, src_h: int, preset: tuple[int, int] | SizeRule, fit: FitMode) -> SpatialPlan:
+    """The plan that brings a src_w x src_h input to the output size chosen by `preset` and `fit`. Towards a
+    backend's fixed size, keep-aspect covers it and centre-crops, like crop."""
     if src_w <= 0 or src_h <= 0:
         raise InputError("video", f"has an empty frame size {src_w}x{src_h}.")
-    if fit is FitMode.KEEP_ASPECT:
-        out_w, out_h = output_size_for_aspect(src_w / src_h, preset)
-        scale = max(out_w / src_w, out_h / src_h)  # cover: only the rounding to 16 is cropped
-    else:
-        out_w, out_h = preset
-        scale = (max if fit is FitMode.CROP else min)(out_w / src_w, out_h / src_h)
+    rule = as_size_rule(preset)
+    out_w, out_h, why = rule.size_for(src_w / src_h, fit is FitMode.KEEP_ASPECT)
+    # keep-aspect and crop cover the output and centre-crop (keep-aspect only the rounding); pad fits inside
+    scale = (min if fit is FitMode.PAD else max)(out_w / src_w, out_h / src_h)
+    if src_w * src_h < out_w * out_h and fit is not FitMode.PAD:
+        why += (f"{'; ' if why else ''}the {src_w}x{src_h} source is smaller than that, so it is brought up to "
+                f"the trained area (scaled {scale:.2f}x)")
     scaled_w, scaled_h = max(1, round(src_w * scale)), max(1, round(src_h * scale))
     if fit is not FitMode.PAD:
         scaled_w, scaled_h = max(scaled_w, out_w), max(scaled_h, out_h)
     return SpatialPlan(
-        src_w, src_h, scaled_w, scaled_h, (out_w - scaled_w) // 2, (out_h - scaled_h) // 2, out_w, out_h
+        src_w, src_h, scaled_w, scaled_h, (out_w - scaled_w) // 2, (out_h - scaled_h) // 2, out_w, out_h, why
     )
 
 

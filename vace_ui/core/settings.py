@@ -95,7 +95,7 @@ class GenerationSettings:
 
     prompt: str = ""
     negative_prompt: str = C.DEFAULT_NEGATIVE_PROMPT
-    size: str = C.DEFAULT_SIZE
+    size: str = C.AUTO_SIZE
     num_frames: int = C.DEFAULT_FRAMES
     steps: int = 25
     guidance_scale: float = 5.0
@@ -117,7 +117,12 @@ class GenerationSettings:
 
     @property
     def preset_size(self) -> tuple[int, int]:
+        """The size asked for; "auto" gives the default preset (whose area the compile keeps)."""
         return parse_size(self.size)
+
+    @property
+    def size_chosen(self) -> bool:
+        return self.size != C.AUTO_SIZE
 
     @property
     def effective_flow_shift(self) -> float:
@@ -167,7 +172,9 @@ class GenerationSettings:
 
 def parse_size(size: str) -> tuple[int, int]:
     """A preset name ("832x480") or a custom "WxH" with both sides multiples of 16 in 64..1920 (untrained sizes
-    work but look worse; the trained ones are the presets)."""
+    work but look worse; the trained ones are the presets). "auto" stands for the default preset here."""
+    if size == C.AUTO_SIZE:
+        return C.SIZE_PRESETS[C.DEFAULT_SIZE]
     if size in C.SIZE_PRESETS:
         return C.SIZE_PRESETS[size]
     try:
@@ -178,7 +185,7 @@ def parse_size(size: str) -> tuple[int, int]:
     if not (low <= width <= high and low <= height <= high) or width % C.SPATIAL_MULTIPLE or height % C.SPATIAL_MULTIPLE:
         raise InputError(
             "size",
-            f"'{size}' is not offered; choose one of {', '.join(C.SIZE_PRESETS)} "
+            f"'{size}' is not offered; choose auto, one of {', '.join(C.SIZE_PRESETS)} "
             f"or WxH with multiples of {C.SPATIAL_MULTIPLE} from {low} to {high}.",
         )
     return width, height

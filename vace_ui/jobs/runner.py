@@ -26,6 +26,7 @@ from ..core.requests import Capability, CapabilityRequest, request_from_dict
 from ..core.settings import GenerationSettings
 from ..media.video import copy_with_metadata, write_video
 from .context import file_context
+from .sizing import for_backend, resolve_size
 from .store import Job, JobStatus, JobStore
 
 log = logging.getLogger(__name__)
@@ -159,25 +160,30 @@ class JobRunner:
                           info={"requested_seed": job.settings.get("seed", -1)})
         reporter.phase(Phase.PREPARE, message="reading inputs")
         inputs = None
-        if backend.capabilities().needs_compiled_inputs:
+        caps = backend.capabilities()
+        if caps.needs_compiled_inputs:
             context = self.context_factory(lambda label, done, total: reporter.phase(Phase.PREPARE, done, total, label))
-            inputs = compile_request(request, settings, context)
+            inputs = compile_request(request, settings, for_backend(context, caps, backend.label))
+        settings, size_notes = resolve_size(settings, caps, capability, inputs, backend.label)
+        if settings.size != job.settings.get("size"):
+            self.store.update(job.id, settings=settings.to_dict())
         compiled = time.perf_counter()
         if reporter.cancelled:
             raise GenerationCancelled()
         result = backend.generate(
             BackendJob(job.id, capability, request, settings, inputs, seed, workdir), reporter
         )
-        return self._complete(job, reporter, settings, inputs, result, started, compiled)
+        return self._complete(job, reporter, settings, inputs, result, started, compiled, size_notes)
 
     def _complete(self, job: Job, reporter: _Reporter, settings: GenerationSettings, inputs, result,
-                  started: float, compiled: float) -> Job:
+                  started: float, compiled: float, notes: list[str] | None = None) -> Job:
         """Write the MP4 (with metadata) and the sidecar, then record the job as succeeded."""
         workdir = self.store.job_dir(job.id)
         reporter.phase(Phase.WRITE)
         written = time.perf_counter()
         job = self.store.get(job.id)
-        metadata = self._metadata(job, settings, inputs, result)
+        notes = (inputs.notes if inputs else []) + list(notes or [])
+        metadata = self._metadata(job, settings, inputs, result, notes)
         output = workdir / "result.mp4"
         if result.frames is not None:
             write_video(output, result.frames, result.fps, metadata)
@@ -188,10 +194,10 @@ class JobRunner:
         metadata["timings"] = timings
         _write_json(output.with_suffix(".json"), metadata)
         return self._finish(job.id, JobStatus.SUCCEEDED, output_path=str(output), timings=timings,
-                            notes=inputs.notes if inputs else [], remote_task_id=result.remote_task_id,
+                            notes=notes, remote_task_id=result.remote_task_id,
                             info={**job.info, **result.info})
 
-    def _metadata(self, job: Job, settings: GenerationSettings, inputs, result) -> dict:
+    def _metadata(self, job: Job, settings: GenerationSettings, inputs, result, notes: list[str]) -> dict:
         return {
             "app": "VACE Studio",
             "job_id": job.id,
@@ -201,7 +207,7 @@ class JobRunner:
             "request": request_from_dict(job.capability, job.request).with_media(lambda _, path: Path(path).name).to_dict(),
             "size": [inputs.width, inputs.height] if inputs else None,
             "num_frames": inputs.num_frames if inputs else None,
-            "notes": inputs.notes if inputs else [],
+            "notes": notes,
             "backend_info": result.info,
         }
 

@@ -18,6 +18,7 @@ from ..core.settings import GenerationSettings
 from ..jobs.context import file_context
 from ..jobs.preview import compile_preview, write_bundle, write_preview
 from ..jobs.runner import Progress
+from ..jobs.sizing import for_backend
 from ..jobs.store import Job, JobStatus
 from ..services import Services
 from .components import ResultPanel, SettingsPanel, result_panel, settings_panel
@@ -87,20 +88,27 @@ class TabController:
         self.services = services
         self.scratch = Path(tempfile.mkdtemp(prefix="vace-previews-"))
 
-    def _compile(self, inputs: TabInputs, settings: SettingsPanel, data: dict):
+    def _compile(self, inputs: TabInputs, settings: SettingsPanel, panel: ResultPanel, data: dict):
         request, generation = inputs.request(data), settings.read(data)
         context = file_context(cache=self.services.control_cache)
+        backend = self.services.backends.get(data.get(panel.backend) or "")
+        if backend is not None:  # towards the backend's own sizes: the preview and bundle are what is uploaded
+            context = for_backend(context, backend.capabilities(), backend.label)
         return request, generation, compile_preview(request, generation, context)
 
     def preview(self, inputs: TabInputs, settings: SettingsPanel, panel: ResultPanel, data: dict) -> dict:
         try:
-            _, generation, compiled = self._compile(inputs, settings, data)
+            _, generation, compiled = self._compile(inputs, settings, panel, data)
         except (InputError, MediaError) as error:
             return {panel.status: _error_text(error), panel.preview_video: None}
         path = write_preview(compiled, Path(tempfile.mkdtemp(dir=self.scratch)) / "preview.mp4")
         notes = "\n".join(f"- {note}" for note in compiled.notes)
         text = f"Model input: {compiled.width}x{compiled.height}, {compiled.num_frames} frames, " \
                f"{len(compiled.references)} reference(s).\n{notes}"
+        backend = self.services.backends.get(data[panel.backend])
+        if backend is not None and backend.capabilities().sizes and backend.capabilities().needs_compiled_inputs:
+            text += (f"\n\nSent to {backend.label} exactly as shown, asking for size "
+                     f"{compiled.width}x{compiled.height}.")
         if data[panel.backend] == "local":
             estimate = self.services.local.estimate(generation, compiled.width, compiled.height,
                                                     compiled.num_frames, len(compiled.references))
@@ -110,7 +118,7 @@ class TabController:
 
     def bundle(self, inputs: TabInputs, settings: SettingsPanel, panel: ResultPanel, data: dict) -> dict:
         try:
-            request, generation, compiled = self._compile(inputs, settings, data)
+            request, generation, compiled = self._compile(inputs, settings, panel, data)
         except (InputError, MediaError) as error:
             return {panel.status: _error_text(error), panel.bundle_file: None}
         path = write_bundle(compiled, request, generation, Path(tempfile.mkdtemp(dir=self.scratch)) / "vace_inputs.zip")

@@ -121,7 +121,7 @@ class SettingsPanel:
         }
 
 
-def settings_panel(default_size: str = C.DEFAULT_SIZE, sizes: list[str] | None = None) -> SettingsPanel:
+def settings_panel(default_size: str = C.AUTO_SIZE, sizes: list[str] | None = None) -> SettingsPanel:
     """Render the settings panel in the current Blocks context."""
     prompt = gr.Textbox(label="Prompt", lines=3, max_length=C.MAX_PROMPT_CHARS,
                         placeholder="Describe the video you want (up to 2000 characters)")
@@ -129,8 +129,10 @@ def settings_panel(default_size: str = C.DEFAULT_SIZE, sizes: list[str] | None =
         negative = gr.Textbox(label="Negative prompt", value=C.DEFAULT_NEGATIVE_PROMPT, lines=2,
                               max_length=C.MAX_PROMPT_CHARS)
         with gr.Row():
-            size = gr.Dropdown(sizes or list(C.SIZE_PRESETS), value=default_size, label="Size (W x H)",
-                               allow_custom_value=True, info="Presets are trained sizes; WxH in multiples of 16 also works")
+            size = gr.Dropdown(sizes or [C.AUTO_SIZE, *C.SIZE_PRESETS], value=default_size, label="Size (W x H)",
+                               allow_custom_value=True,
+                               info="auto: 832x480's area at the input's aspect, or the backend's nearest size; "
+                                    "presets are trained sizes; WxH in multiples of 16 also works")
             duration = gr.Slider(0.3, C.MAX_FRAMES / C.OUTPUT_FPS, value=C.DEFAULT_FRAMES / C.OUTPUT_FPS, step=0.25,
                                  label="Duration (s at 16 fps)")
             num_frames = gr.Number(C.DEFAULT_FRAMES, label="Frames (4n+1)", precision=0)

@@ -70,6 +70,7 @@ class ComfyUIBackend(RemoteBackend):
                                 "flow_shift", "conditioning_scale", "seed", "solver", "loras"}),
             needs_compiled_inputs=True,
             notes="480P only (832x480, 480x832); one reference image; LoRAs by file name on the server.",
+            sizes=SIZES,
         )
 
     def error_message(self, body: object) -> str | None:

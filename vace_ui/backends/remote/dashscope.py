@@ -95,6 +95,8 @@ class DashScopeBackend(RemoteBackend):
                    "repaint, extend and outpaint keep the input's size (scaled down to 720P). Input videos: MP4, "
                    "at most 50 MB and 5 s (extension clips 3 s). Controls: depth, pose_body, pose_body_face, "
                    "scribble. No negative prompt, seed, steps or frame count."),
+            sizes=tuple(SIZES),
+            sized=frozenset({Capability.REFERENCE, Capability.EDIT}),
         )
 
     def error_message(self, body: object) -> str | None:

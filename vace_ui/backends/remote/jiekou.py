@@ -56,6 +56,7 @@ class JiekouBackend(RemoteBackend):
             needs_compiled_inputs=False,
             notes=("Text only (no reference images); always 81 frames (5 s); up to 40 steps, guidance 0-10, "
                    "flow shift 1-10; up to 3 LoRAs by Hugging Face id or download URL."),
+            sizes=tuple(SIZES),
         )
 
     def error_message(self, body: object) -> str | None:

@@ -33,6 +33,9 @@ from .media import (is_blank_source, mask_generates_everything, require_inputs, 
 MODEL = "prunaai/vace-14b"
 SPEED_MODES = ("Lightly Juiced 🍊 (more consistent)", "Extra Juiced 🚀 (even more speed)")
 SOLVERS = {Solver.UNIPC: "unipc", Solver.DPMPP: "dpm++"}
+# The schema documents `size` with the default "832*480" only; these are the sizes Wan2.1-VACE-14B is run at
+# (the official SUPPORTED_SIZES), its default first. Inputs are compiled to exactly the size asked for.
+SIZES = ("832x480", "480x832", "1280x720", "720x1280")
 STATES = {"starting": TaskState.QUEUED, "processing": TaskState.RUNNING, "succeeded": TaskState.SUCCEEDED,
           "failed": TaskState.FAILED, "canceled": TaskState.CANCELLED}
 
@@ -64,7 +67,9 @@ class ReplicateBackend(RemoteBackend):
                                 "solver"}),
             needs_compiled_inputs=True,
             notes=("Guidance and flow shift must be whole numbers (the schema's integers); solvers unipc and "
-                   "dpm++. No negative prompt, conditioning scale or LoRAs."),
+                   "dpm++. No negative prompt, conditioning scale or LoRAs. Sizes 832x480, 480x832, 1280x720, "
+                   "720x1280."),
+            sizes=SIZES,
         )
 
     def error_message(self, body: object) -> str | None:
@@ -80,6 +85,9 @@ class ReplicateBackend(RemoteBackend):
         settings = job.settings
         if not settings.prompt.strip():
             raise InputError("prompt", "is empty; Replicate prunaai/vace-14b requires a prompt.")
+        if settings.size not in SIZES:
+            raise InputError("size", f"{settings.size} is not offered by prunaai/vace-14b; choose one of "
+                             f"{', '.join(SIZES)}.")
         whole = (("guidance_scale", settings.guidance_scale), ("flow_shift", settings.effective_flow_shift))
         for field, value in whole:
             if float(value) != int(value):

@@ -56,6 +56,7 @@ class WaveSpeedBackend(RemoteBackend):
             notes=("Durations of 5 to 10 whole seconds (81, 97, 113, 129, 145 or 161 frames); up to 40 steps; "
                    "seeds up to 2147483647 (larger seeds are folded into that range). Solver and LoRAs are not "
                    "offered."),
+            sizes=tuple(SIZES),
         )
 
     def error_message(self, body: object) -> str | None:
