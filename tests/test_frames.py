@@ -185,3 +185,17 @@ def test_frame_source_reopens_per_clip_and_copies_empty(tmp_path):
     assert clone.reader(one) is not source.reader(one)
     with pytest.raises(MediaError):
         source.frame(two, 3)
+
+
+def test_edit_tab_reads_frames_through_the_sessions_source(tmp_path):
+    import gradio as gr
+
+    from vace_ui.ui.edit_tab import MaskSession, read_frame
+
+    path = _encode(tmp_path / "e.mp4", 30, {"bf": "3", "g": "8"})
+    state = gr.State(MaskSession())  # gr.State deep-copies its value: the session's source must allow it
+    session = copy.deepcopy(state.value)
+    sequential = list(iter_frames(path))
+    for k in (29, 3, 17, 17):
+        assert np.array_equal(read_frame(str(path), k, session.frames), sequential[k])
+    assert session.frames.reader(str(path)).seeks <= 3

@@ -13,10 +13,17 @@ import numpy as np
 
 from ..core import constants as C
 from ..core.errors import BackendUnavailable, InputError, MediaError
-from ..core.requests import EditRequest, MaskKeyframe, MaskShape, MaskType, ReferenceImage
+from ..core.requests import (
+    EditRequest,
+    MaskKeyframe,
+    MaskShape,
+    MaskType,
+    ReferenceImage,
+)
 from ..masks.ops import overlay
+from ..media.frames import FrameSource
 from ..media.images import read_mask_image, write_png
-from ..media.video import iter_frames, probe_video
+from ..media.video import probe_video
 from ..services import Services
 from .capability_tab import TabInputs
 
@@ -26,10 +33,12 @@ CLICK_MODES = [("Add (positive click)", "add"), ("Remove (negative click)", "rem
 
 @dataclass
 class MaskSession:
-    """Per-browser-session mask state: saved keyframe masks (frame -> PNG path) and the clicks on this frame."""
+    """Per-browser-session mask state: saved keyframe masks (frame -> PNG path), the clicks on this frame, and the
+    session's frames on demand (the clip opened once, seeking, a small cache)."""
 
     keyframes: dict[int, str] = field(default_factory=dict)
     clicks: list[tuple[int, int, bool]] = field(default_factory=list)
+    frames: FrameSource = field(default_factory=FrameSource)
 
 
 def painted_mask(editor_value: dict | None) -> np.ndarray | None:
@@ -51,8 +60,9 @@ def mask_layer(mask: np.ndarray | None) -> list[np.ndarray]:
     return [layer]
 
 
-def read_frame(video_path: str, frame_index: int) -> np.ndarray:
-    return next(iter_frames(video_path, [int(frame_index)]))
+def read_frame(video_path: str, frame_index: int, frames: FrameSource) -> np.ndarray:
+    """Frame `frame_index` as the compile decodes it (read-only), through the session's `FrameSource`."""
+    return frames.frame(video_path, int(frame_index))
 
 
 class ClickSegmenter:
@@ -113,7 +123,7 @@ def edit_inputs(clicker: ClickSegmenter, scratch: Path) -> TabInputs:
     def show(path: str | None, index: int, state: MaskSession, mask: np.ndarray | None = None) -> dict:
         if not path:
             return {editor: {"background": None, "layers": [], "composite": None}, click_image: None}
-        image = read_frame(path, index)
+        image = read_frame(path, index, state.frames)
         if mask is None and index in state.keyframes:
             mask = read_mask_image(state.keyframes[index]) > 0
         shown = overlay(image, mask) if mask is not None else image
@@ -141,7 +151,7 @@ def edit_inputs(clicker: ClickSegmenter, scratch: Path) -> TabInputs:
             return {}
         x, y = (int(round(v)) for v in event.index[:2])
         state.clicks.append((x, y, mode == "add"))
-        image = read_frame(path, int(index))
+        image = read_frame(path, int(index), state.frames)
         try:
             mask = clicker.segment(image, (path, int(index)), state.clicks)
         except (BackendUnavailable, InputError) as error:
@@ -167,7 +177,7 @@ def edit_inputs(clicker: ClickSegmenter, scratch: Path) -> TabInputs:
         if not path:
             return {}
         mask = painted_mask(editor_value)
-        image = read_frame(path, int(index))
+        image = read_frame(path, int(index), state.frames)
         inverted = np.ones(image.shape[:2], dtype=bool) if mask is None else ~mask
         return show(path, int(index), state, inverted)
 
