@@ -63,6 +63,8 @@ def _assert_exact_everywhere(path, expect_mode="indexed"):
         for k in order:
             assert np.array_equal(reader.frame(k), sequential[k]), f"frame {k} differs ({reader.mode})"
     assert reader.mode == expect_mode, reader.fallback_reason
+    if expect_mode == "indexed":
+        assert reader.from_top == 0  # every request seeked, none fell back to decoding from the top
     return reader, sequential
 
 
@@ -101,6 +103,9 @@ def test_long_gop_seeks_and_decodes_only_from_the_keyframe_before(tmp_path):
     assert fresh.decoded <= 5 + 4  # the keyframe at 120 and what follows it, plus the decoder's reorder delay
     fresh.frame(126), fresh.frame(127)  # stepping forward continues the same decode: no new seek
     assert fresh.seeks == 1 and fresh.decoded <= 8 + 4
+    before = fresh.decoded
+    fresh.frame(59)  # the last of the first group: non-reference B-frames before it are not decoded at all
+    assert fresh.seeks == 2 and fresh.decoded - before < 50
 
 
 def test_an_untrustworthy_index_falls_back_to_sequential_and_stays_exact(tmp_path):
@@ -115,7 +120,7 @@ def test_index_refuses_repeated_timestamps_and_leading_frames():
             self.pts, self.dts, self.is_keyframe, self.size, self.is_discard = pts, dts, key, 1, discard
 
     good = ClipIndex.from_packets([P(0, -1, True), P(2, 0, False), P(1, 1, False), P(3, 2, True)])
-    assert good.reliable and good.pts == (0, 1, 2, 3) and good.keyframes == (0, 3)
+    assert good.reliable and good.pts == (0, 1, 2, 3) and good.keyframes == (0, 3) and good.key_dts == (-1, 2)
     assert not ClipIndex.from_packets([P(0, 0, True), P(0, 1, False)]).reliable
     assert not ClipIndex.from_packets([P(2, 0, True), P(1, 1, False)]).reliable  # shown before the first keyframe
     assert not ClipIndex.from_packets([P(0, 0, False), P(1, 1, True)]).reliable
@@ -199,3 +204,10 @@ def test_edit_tab_reads_frames_through_the_sessions_source(tmp_path):
     for k in (29, 3, 17, 17):
         assert np.array_equal(read_frame(str(path), k, session.frames), sequential[k])
     assert session.frames.reader(str(path)).seeks <= 3
+
+
+@pytest.mark.parametrize("suffix, fmt", [(".mkv", "matroska"), (".ts", "mpegts"), (".mov", "mov")])
+def test_other_containers_seek_exactly_too(tmp_path, suffix, fmt):
+    path = _encode(tmp_path / f"c{suffix}", 40, {"bf": "3", "g": "9"}, fmt=fmt)
+    reader, _ = _assert_exact_everywhere(path)
+    assert len(reader.index.keyframes) >= 4
