@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import random
 from fractions import Fraction
 
@@ -114,10 +115,24 @@ def test_an_untrustworthy_index_falls_back_to_sequential_and_stays_exact(tmp_pat
     assert reader.fallback_reason
 
 
+def test_a_decode_that_disagrees_with_the_index_falls_back_and_stays_exact(tmp_path):
+    path = _encode(tmp_path / "d.mp4", 30, {"bf": "2", "g": "6"})
+    true_index = FrameReader(path).index
+    missing = dataclasses.replace(true_index, pts=true_index.pts[:14] + true_index.pts[15:])  # one frame lost
+    reader = FrameReader(path, cache_mb=0, index=missing)
+    assert reader.mode == "indexed" and true_index.keyframes[:4] == (0, 6, 12, 18)
+    sequential = list(iter_frames(path))
+    assert np.array_equal(reader.frame(16), sequential[16])  # decoding from 12 meets the frame the index lacks
+    assert reader.mode == "sequential" and "timestamp" in reader.fallback_reason
+    for k in (20, 3, 25, 29):
+        assert np.array_equal(reader.frame(k), sequential[k])
+
+
 def test_index_refuses_repeated_timestamps_and_leading_frames():
     class P:
         def __init__(self, pts, dts, key, discard=False):
             self.pts, self.dts, self.is_keyframe, self.size, self.is_discard = pts, dts, key, 1, discard
+            self.is_corrupt = False
 
     good = ClipIndex.from_packets([P(0, -1, True), P(2, 0, False), P(1, 1, False), P(3, 2, True)])
     assert good.reliable and good.pts == (0, 1, 2, 3) and good.keyframes == (0, 3) and good.key_dts == (-1, 2)

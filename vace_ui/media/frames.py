@@ -5,8 +5,10 @@ demuxing only: no decoding), and serves frame k by seeking to the keyframe at or
 there, so showing the last frame of a long clip costs about what showing the first does. Frame k is the k-th frame
 that sequential decoding (`video.iter_frames`) yields, pixel for pixel: the index orders frames by timestamp, which
 is how the decoder outputs them, and every decode after a seek is checked against that order. When the index cannot
-be trusted (packets without timestamps, repeated timestamps, a stream that does not start on a keyframe, frames
-shown before it) or a decode disagrees with it, the reader falls back to decoding from the start, still exact.
+be trusted (packets without timestamps, repeated timestamps, corrupt packets, a stream that does not start on a
+keyframe, frames shown before it) or a decode disagrees with it, the reader falls back to decoding from the start,
+still exact. (A decode checks the index from the keyframe it starts at on: a frame the decoder silently dropped
+earlier in the clip would go unnoticed.)
 
 Decoded frames are kept in a small LRU cache bounded in bytes, so stepping back and forth is instant, and timeline
 thumbnails come from one ascending pass that decodes only the groups of pictures holding them. Nothing here holds a
@@ -68,6 +70,8 @@ class ClipIndex:
             if packet.is_discard:  # decoded but never shown (e.g. what an edit list cuts off): not a frame
                 continue
             count += 1
+            if packet.is_corrupt:
+                reason = reason or "corrupt packets"
             if packet.pts is None:
                 reason = reason or "packets without timestamps"
                 continue
@@ -130,18 +134,14 @@ class FrameReader:
     start, when the index is unreliable; `fallback_reason` says why). Close it, or let it be collected.
     """
 
-    def __init__(self, path: str | Path, field: str = "video", cache_mb: float = DEFAULT_CACHE_MB):
+    def __init__(self, path: str | Path, field: str = "video", cache_mb: float = DEFAULT_CACHE_MB,
+                 index: ClipIndex | None = None):
+        """Open `path` and index it (or use `index`, one built for this file before)."""
         self.path, self.field = str(path), field
         self._lock = threading.Lock()
         self.cache = FrameCache(cache_mb)
         self._thumbnails: dict[tuple[int, int], list[tuple[int, np.ndarray]]] = {}
-        container = _open(path, field)
-        try:
-            self.index = ClipIndex.from_packets(container.demux(container.streams.video[0]))
-        except Exception as error:
-            raise self._error(f"could not be indexed ({type(error).__name__})") from None
-        finally:
-            container.close()
+        self.index = index or self._build_index()
         self.fallback_reason = self.index.reason
         self.mode = "indexed" if self.index.reliable else "sequential"
         self._positions = {value: k for k, value in enumerate(self.index.pts)}
@@ -153,6 +153,17 @@ class FrameReader:
         self.seeks = 0  # how many times decoding restarted (a seek, or a restart from the start)
         self.decoded = 0  # frames the decoder has output
         self.from_top = 0  # decodes started from the top of the file (sequential mode, or no seek landed)
+
+    def _build_index(self) -> ClipIndex:
+        container = _open(self.path, self.field)
+        try:
+            return ClipIndex.from_packets(container.demux(container.streams.video[0]))
+        except MediaError:
+            raise
+        except Exception as error:
+            raise self._error(f"could not be indexed ({type(error).__name__}); the file may be corrupt.") from None
+        finally:
+            container.close()
 
     @property
     def frame_count(self) -> int:
