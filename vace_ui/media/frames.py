@@ -286,8 +286,9 @@ class FrameReader:
 
     def _decoded(self, packets, skip_before_target: bool = False) -> Iterator[object]:
         """Decoded frames. With `skip_before_target`, pictures shown before the frame wanted and used by no other
-        picture (non-reference) are not decoded at all: exact, since nothing depends on them, and about a third
-        less work after a seek. Packets flagged discard are decoded too: the decoder itself drops their frames."""
+        picture (non-reference) are not decoded at all: exact, since nothing depends on them, and with B-frames
+        about half the pictures after a seek. Packets flagged discard are decoded too: the decoder drops their
+        frames itself."""
         context = self._stream.codec_context
         try:
             for packet in packets:
