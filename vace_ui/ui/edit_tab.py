@@ -13,13 +13,7 @@ import numpy as np
 
 from ..core import constants as C
 from ..core.errors import BackendUnavailable, InputError, MediaError
-from ..core.requests import (
-    EditRequest,
-    MaskKeyframe,
-    MaskShape,
-    MaskType,
-    ReferenceImage,
-)
+from ..core.requests import EditRequest, MaskKeyframe, MaskShape, MaskType, ReferenceImage
 from ..masks.ops import overlay
 from ..media.frames import FrameSource
 from ..media.images import read_mask_image, write_png
