@@ -16,7 +16,8 @@ from ..core import constants as C
 from ..core.errors import BackendUnavailable, InputError, MediaError
 from ..core.masks import overlay
 from ..core.requests import EditRequest, MaskKeyframe, MaskShape, MaskType
-from ..media.video import iter_frames, probe_video
+from ..media.frames import FrameSource
+from ..media.video import probe_video
 from ..services import Services
 from .capability_tab import TabInputs
 from .mask_editor import MaskEditor
@@ -45,8 +46,9 @@ def mask_layer(mask: np.ndarray | None) -> list[np.ndarray]:
     return [layer]
 
 
-def read_frame(video_path: str, frame_index: int) -> np.ndarray:
-    return next(iter_frames(video_path, [int(frame_index)]))
+def read_frame(video_path: str, frame_index: int, frames: FrameSource) -> np.ndarray:
+    """Frame `frame_index` as the compile decodes it (read-only), through the session's `FrameSource`."""
+    return frames.frame(video_path, int(frame_index))
 
 
 class ClickSegmenter:
@@ -92,7 +94,7 @@ def show(view: EditView, state: MaskEditor, index: int, mask: np.ndarray | None 
     """The frame `index` on the canvas and the click view, with `mask` (default: the kept one) painted on."""
     if not state.loaded:
         return {view.editor: {"background": None, "layers": [], "composite": None}, view.click_image: None}
-    image = read_frame(state.video, index)
+    image = read_frame(state.video, index, state.frames)
     mask = state.mask(index) if mask is None else mask
     shown = overlay(image, mask) if mask is not None else image
     return {view.editor: {"background": image, "layers": mask_layer(mask), "composite": image},
@@ -123,7 +125,7 @@ def on_click(view: EditView, clicker: ClickSegmenter, index, mode, state: MaskEd
         return {view.session: state}
     x, y = (int(round(v)) for v in event.index[:2])
     state.clicks.append((x, y, mode == "add"))
-    image = read_frame(state.video, int(index))
+    image = read_frame(state.video, int(index), state.frames)
     try:
         mask = clicker.segment(image, (state.video, int(index)), state.clicks)
     except (BackendUnavailable, InputError) as error:

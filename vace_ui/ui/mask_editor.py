@@ -15,17 +15,20 @@ import numpy as np
 
 from ..core.keyframes import Keyframes
 from ..core.requests import MaskKeyframe
+from ..media.frames import FrameSource
 from ..media.images import read_mask_image, write_mask_png
 
 
 @dataclass
 class MaskEditor:
     """video: the clip's path (None before an upload). keyframes: bool masks by source frame. clicks: the
-    segment-anything clicks (x, y, positive) on the frame shown now."""
+    segment-anything clicks (x, y, positive) on the frame shown now. frames: the session's frames on demand (the
+    clip opened once, seeking, a small cache)."""
 
     video: str | None = None
     keyframes: Keyframes | None = None
     clicks: list[tuple[int, int, bool]] = field(default_factory=list)
+    frames: FrameSource = field(default_factory=FrameSource)
     _written: dict[tuple[int, str], str] = field(default_factory=dict, repr=False)
     _folder: str | None = field(default=None, repr=False)
 
