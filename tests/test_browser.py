@@ -125,10 +125,10 @@ def test_click_and_paint_keyframes_track_and_preview_overlay(page, media_dir, ru
     image.wait_for(timeout=30_000)
     image.click()  # the centre of the shown frame
     for _ in range(120):
-        if running_app.services._segmenter is not None and running_app.services._segmenter._predictor is not None:
+        if running_app.services.sam._clicks is not None and running_app.services.sam._clicks._predictor is not None:
             break
         page.wait_for_timeout(500)
-    assert running_app.services._segmenter._predictor is not None  # the click reached segment-anything
+    assert running_app.services.sam._clicks._predictor is not None  # the click reached segment-anything
 
     page.locator("#tab-edit").get_by_role("tab", name="Paint", exact=True).click()
     page.locator("#edit-canvas").get_by_role("button", name="Brush", exact=True).click()

@@ -33,10 +33,10 @@ def test_no_sam_weights_means_flow_tracking_alone(tmp_path, monkeypatch, tiny_mo
     monkeypatch.setenv("VACE_MODELS_DIR", str(tmp_path))
     monkeypatch.delenv("VACE_SAM_CHECKPOINT", raising=False)
     services = create_services(AppConfig(model="tiny-random", models_dir=tiny_models_dir, output_dir=tmp_path / "o"))
-    assert services.sam_refiner() is None
+    assert services.sam.refiner() is None
     tiny = create_services(AppConfig(model="tiny-random", models_dir=tiny_models_dir, output_dir=tmp_path / "p",
                                      sam_model="tiny-random"))
-    assert tiny.sam_refiner() is None  # random weights never refine real masks
+    assert tiny.sam.refiner() is None  # random weights never refine real masks
 
 
 def test_cut_occluders_choice_reaches_the_tracker(media_dir, monkeypatch):

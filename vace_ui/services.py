@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import partial
 
 from .backends.base import Backend
 from .backends.local import LocalBackend
@@ -13,40 +14,48 @@ from .jobs.runner import JobRunner
 from .jobs.store import JobStore
 
 
+class SamModels:
+    """The segment-anything weights, loaded once on first use and shared: the click segmenter and, when real
+    weights are present, the per-frame refiner for tracking (its own image state, the same weights)."""
+
+    def __init__(self, model: str):
+        self.model = model  # auto (largest checkpoint in models/sam), vit_b, vit_l, vit_h or tiny-random
+        self._clicks = None
+
+    def clicks(self):
+        """The segmenter that answers clicks (built on first use; raises when weights are missing)."""
+        if self._clicks is None:
+            from .masks.sam import SamSegmenter, build_tiny_sam
+
+            if self.model == "tiny-random":
+                self._clicks = SamSegmenter(model=build_tiny_sam(), device="cpu")
+            else:
+                self._clicks = SamSegmenter(model_type=None if self.model == "auto" else self.model)
+        return self._clicks
+
+    def refiner(self):
+        """Per-frame refinement for tracking when real SAM weights are present, else None (random weights never
+        refine real masks)."""
+        from .masks.sam import SamRefiner, SamSegmenter, SamWeightsMissing, find_checkpoint
+
+        if self.model == "tiny-random":
+            return None
+        try:
+            find_checkpoint(None if self.model == "auto" else self.model)
+            clicks = self.clicks()
+            return SamRefiner(SamSegmenter(model=clicks.model, device=clicks.device))
+        except SamWeightsMissing:
+            return None
+
+
 @dataclass
 class Services:
     config: AppConfig
     store: JobStore
     backends: dict[str, Backend]
     runner: JobRunner
-    control_cache: ControlCache = field(default_factory=ControlCache)
-    _segmenter: object = field(default=None, repr=False)
-
-    def segmenter(self):
-        """The segment-anything model that answers clicks (built on first use; raises when weights are missing)."""
-        if self._segmenter is None:
-            from .masks.sam import SamSegmenter, build_tiny_sam
-
-            if self.config.sam_model == "tiny-random":
-                self._segmenter = SamSegmenter(model=build_tiny_sam(), device="cpu")
-            else:
-                model_type = None if self.config.sam_model == "auto" else self.config.sam_model
-                self._segmenter = SamSegmenter(model_type=model_type)
-        return self._segmenter
-
-    def sam_refiner(self):
-        """Per-frame segment-anything refinement for tracking when real SAM weights are present, else None. It
-        shares the click segmenter's weights but has its own image state."""
-        from .masks.sam import SamRefiner, SamSegmenter, SamWeightsMissing, find_checkpoint
-
-        if self.config.sam_model == "tiny-random":
-            return None
-        try:
-            find_checkpoint(None if self.config.sam_model == "auto" else self.config.sam_model)
-            clicks = self.segmenter()
-            return SamRefiner(SamSegmenter(model=clicks.model, device=clicks.device))
-        except SamWeightsMissing:
-            return None
+    control_cache: ControlCache
+    sam: SamModels
 
     @property
     def local(self) -> LocalBackend:
@@ -61,9 +70,6 @@ def create_services(config: AppConfig) -> Services:
     local = LocalBackend(config.model, config.models_dir, config.device, config.output_dir / "measured_speed.json")
     backends: dict[str, Backend] = {"local": local}
     backends.update({name: backend_class() for name, backend_class in REMOTE_BACKENDS.items()})
-    cache = ControlCache()
-    services = Services(config, store, backends, None, cache)  # type: ignore[arg-type]
-    services.runner = JobRunner(
-        store, backends, context_factory=lambda progress=None: file_context(progress, cache, services.sam_refiner)
-    )
-    return services
+    cache, sam = ControlCache(), SamModels(config.sam_model)
+    runner = JobRunner(store, backends, context_factory=partial(file_context, cache=cache, refiner=sam.refiner))
+    return Services(config, store, backends, runner, cache, sam)

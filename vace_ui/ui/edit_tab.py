@@ -59,7 +59,7 @@ class ClickSegmenter:
 
     def segment(self, frame: np.ndarray, key: tuple, clicks: list[tuple[int, int, bool]]) -> np.ndarray:
         with self._lock:
-            segmenter = self.services.segmenter()
+            segmenter = self.services.sam.clicks()
             if self._key != key:
                 segmenter.set_image(frame)
                 self._key = key
