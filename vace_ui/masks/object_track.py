@@ -259,6 +259,16 @@ class ObjectTrack:
             return None, None
         return affine, inliers[:, 0] == 1
 
+    def _score(self, color: np.ndarray, affine: np.ndarray, predicted: np.ndarray) -> float:
+        """A motion's cost: its appearance error plus `motion_prior` per pixel by which it moves the corners of the
+        object's box away from the constant-velocity prediction. Where appearance cannot tell motions apart (an
+        occluder over much of the object, little texture) the smoother motion wins, rather than whichever a
+        hair's difference in the error (a library's rounding) happens to favour."""
+        x0, y0, x1, y1 = self.key_box
+        corners = np.float32([[x0, y0], [x1, y0], [x0, y1], [x1, y1]])
+        departure = float(np.abs(_apply(affine, corners) - _apply(predicted, corners)).max())
+        return self._motion_error(color, affine) + self.config.motion_prior * departure
+
     def _estimate_motion(self, gray: np.ndarray, color: np.ndarray) -> np.ndarray:
         cv2, config = self.cv2, self.config
         previous = self.affine
@@ -286,14 +296,15 @@ class ObjectTrack:
                 affine, _ = self._fit(key, current, 2 * config.ransac_px, model)
                 if affine is not None:
                     candidates.append(affine)
-        errors = [self._motion_error(color, affine) for affine in candidates]
+        predicted = candidates[1]
+        errors = [self._score(color, affine, predicted) for affine in candidates]
         chosen, error = candidates[int(np.argmin(errors))], min(errors)
         refined = self._align(gray, chosen)
         if not refined:
             anchored = self._anchor(gray, chosen)
             refined = [] if anchored is None else [anchored]
         for affine in refined:
-            refined_error = self._motion_error(color, affine)
+            refined_error = self._score(color, affine, predicted)
             if refined_error < error:
                 chosen, error = affine, refined_error
         # Points that disagree with the chosen motion were on something else; the rest restart from it (drift-free).

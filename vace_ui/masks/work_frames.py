@@ -22,6 +22,7 @@ class TrackerConfig:
     max_points: int = 300  # corner points followed inside the mask
     min_points: int = 6  # fewest RANSAC inliers that make a motion candidate
     ransac_px: float = 1.5
+    motion_prior: float = 0.05  # colour-error units per pixel a motion departs from constant velocity
     occlusion: bool = True  # cut occluders out of the mask (appearance test, see the module docstring)
     deform_px: int = 0  # the appearance test tolerates local deformation of this many pixels
     photometric_limit: float = 15.0  # mean colour error (0-255) over 5x5 below which a pixel is still the object
