@@ -7,7 +7,7 @@
    PyAV frame by frame, annotated at the 832x480 target size and encoded to an MP4 as it streams, each
    annotator in a fresh process (target: under 1.5 GB).
 
-Usage: PYTHONPATH=. .venv/bin/python bench/annotators.py [--quick] [--only NAME ...]
+Usage: .venv/bin/python bench/annotators.py [--quick] [--only NAME ...]
 """
 
 from __future__ import annotations
@@ -259,7 +259,11 @@ def main() -> None:
     NAMES[:] = names
     speed_frames, repeats = (24, 2) if args.quick else (96, 3)
     seconds, fps = (5, 24) if args.quick else (60, 24)
-    print(f"CPU threads: {os.cpu_count()}, cv2 threads: {__import__('cv2').getNumThreads()}")
+    import cv2  # noqa: F401  (imported here so `describe` reports its threads)
+
+    from bench.environment import describe
+
+    print(describe(("opencv-python-headless", "numpy", "av", "pillow", "controlnet-aux", "torch")))
     with tempfile.TemporaryDirectory(prefix="vace-annotator-bench-") as tmp:
         tmp_dir = Path(tmp)
         small = tmp_dir / "832x480.mp4"

@@ -11,7 +11,7 @@ the notes). It prints FLOPs per step and the achieved fraction of the GPU's dens
 
 No CUDA: the same runs with the tiny random model at 64x64, 9 frames: checks every mode runs, prints relative cost.
 
-    PYTHONPATH=. .venv/bin/python bench/gpu.py [--out bench/RESULTS.md] [--models 1.3b,14b] [--steps 4]
+    .venv/bin/python bench/gpu.py [--out bench/RESULTS.md] [--models 1.3b,14b] [--steps 4]
         [--full-run] [--store outputs/measured_speed.json]
 """
 
@@ -31,6 +31,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.environment import describe, write_section  # noqa: E402
 from vace_ui.backends.local_estimate import (  # noqa: E402
     SPEED_PLANS,
     MeasuredStore,
@@ -318,10 +319,11 @@ def main(argv=None):
             real = time.perf_counter() - start
             out += [f"Real 50-step OFF/GPU job: {real:.0f} s (extrapolated: {rows[0].e2e_50:.0f} s).", ""]
         del shared
+    out += ["```", describe(("torch", "diffusers", "numpy", "nvidia-cudnn-cu13", "nvidia-cublas")), "```", ""]
     text = "\n".join(out)
     print(text)
     if args.out:
-        args.out.write_text(text + "\n")
+        write_section(args.out, "bench/gpu.py", text.replace("# Local speed", "## Local speed", 1))
 
 
 if __name__ == "__main__":

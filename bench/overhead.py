@@ -28,13 +28,14 @@ def main() -> None:
     import torch
     from PIL import Image
 
+    from bench.environment import describe
     from vace_ui.backends.local import LocalBackend
+    from vace_ui.core.compile import compile_request
     from vace_ui.core.requests import EditRequest, MaskKeyframe
     from vace_ui.core.settings import GenerationSettings
     from vace_ui.jobs.context import file_context
     from vace_ui.jobs.runner import JobRunner
     from vace_ui.jobs.store import JobStore
-    from vace_ui.core.compile import compile_request
     from vace_ui.media.images import write_png
     from vace_ui.media.video import write_video
 
@@ -54,7 +55,8 @@ def main() -> None:
 
     def bare() -> None:
         pipe(prompt=settings.prompt, negative_prompt=settings.negative_prompt,
-             video=[Image.fromarray(f) for f in inputs.video], mask=[Image.fromarray(m, mode="L") for m in inputs.mask],
+             video=[Image.fromarray(f) for f in inputs.video],
+             mask=[Image.fromarray(m, mode="L") for m in inputs.mask],
              reference_images=None, conditioning_scale=1.0, height=128, width=128, num_frames=17,
              num_inference_steps=4, guidance_scale=5.0, generator=torch.Generator().manual_seed(1), output_type="np")
 
@@ -73,6 +75,7 @@ def main() -> None:
         job_path()
         job_times.append(time.perf_counter() - start)
     bare_median, job_median = statistics.median(bare_times), statistics.median(job_times)
+    print(describe(("torch", "diffusers", "transformers", "numpy", "pillow", "av")))
     print(f"runs: {args.runs} (tiny model, 17 frames, 128x128, 4 steps, CPU, torch threads {torch.get_num_threads()})")
     print(f"bare WanVACEPipeline call, median: {bare_median:.3f} s")
     print(f"app job path, median:            {job_median:.3f} s")

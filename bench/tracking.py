@@ -2,29 +2,39 @@
 ground-truth masks. A photo-textured object moves, scales, rotates and is partly occluded over a panning
 photographic background; the tracker gets only the first frame's true mask.
 
-Run: PYTHONPATH=. .venv/bin/python bench/tracking.py [--frames 81] [--save DIR]
-Needs scikit-image (bench only) for the photographs. Prints per-clip mean / worst per-frame IoU and frames per
-second for the flow tracker, the same with a second keyframe, and two baselines measured in the same run: `fixed`
-(the first mask held still) and `flow-warp` (the mask chained through DIS flow only, no re-anchoring, no
-occlusion handling). Two extra clips outside the targets show the limits on deforming objects.
+Run: .venv/bin/python bench/tracking.py [--frames 81] [--save DIR] [--out bench/RESULTS.md]
+Needs scikit-image (bench only) for the photographs. The clips are drawn in numpy (no OpenCV warps), so they are
+the same bytes on every machine and library version: their digest is printed. Prints the environment, then
+per-clip mean / worst per-frame IoU and frames per second for the flow tracker, the same with a second keyframe,
+and two baselines measured in the same run: `fixed` (the first mask held still) and `flow-warp` (the mask chained
+through DIS flow only, no re-anchoring, no occlusion handling). Two extra clips outside the targets show the
+limits on deforming objects. tests/test_tracking_bench.py (marked slow) holds the targets on the same clips.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import math
 import os
+import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
 from skimage import data as photos
 
-from vace_ui.core import masks as ops
-from vace_ui.masks.tracker import TrackerConfig, fixed_masks, track_masks
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.environment import describe, write_section  # noqa: E402
+from vace_ui.core import masks as ops  # noqa: E402
+from vace_ui.masks.tracker import TrackerConfig, fixed_masks, track_masks  # noqa: E402
 
 WIDTH, HEIGHT = 832, 480
+TARGET_MEAN, TARGET_WORST, TARGET_FPS = 0.90, 0.75, 20  # over the SCENES' frames; fps is wall time
+PACKAGES = ("numpy", "opencv-python-headless", "scikit-image", "pillow", "scipy")
 
 
 @dataclass(frozen=True)
@@ -82,6 +92,67 @@ def _shape_mask(kind: str, height: int, width: int) -> np.ndarray:
     return mask
 
 
+def _rotation(center: tuple[float, float], angle: float, scale: float) -> np.ndarray:
+    """cv2.getRotationMatrix2D, written out."""
+    alpha, beta = scale * math.cos(math.radians(angle)), scale * math.sin(math.radians(angle))
+    (cx, cy) = center
+    return np.array([[alpha, beta, (1 - alpha) * cx - beta * cy], [-beta, alpha, beta * cx + (1 - alpha) * cy]])
+
+
+def _sample(image: np.ndarray, map_x: np.ndarray, map_y: np.ndarray, nearest: bool = False) -> np.ndarray:
+    """`image` at the points (map_x, map_y) (pixel centres at integers), zero outside: cv2.remap with a constant
+    border, in numpy (float64 coordinates, float32 sums), elementwise in a fixed order. OpenCV's warps round
+    differently from one release to the next (4.13, 5.0 and 5.1 each give other pixels); this gives the same
+    bytes everywhere."""
+    h, w = image.shape[:2]
+    if nearest:
+        xs, ys = np.floor(map_x + 0.5).astype(np.intp), np.floor(map_y + 0.5).astype(np.intp)
+        out = image[np.clip(ys, 0, h - 1), np.clip(xs, 0, w - 1)]
+        out[(xs < 0) | (xs >= w) | (ys < 0) | (ys >= h)] = 0
+        return out
+    x0, y0 = np.floor(map_x), np.floor(map_y)
+    fx, fy = map_x - x0, map_y - y0
+    x0, y0 = x0.astype(np.intp), y0.astype(np.intp)
+    out = np.zeros(map_x.shape + image.shape[2:], np.float32)
+    for dy, wy in ((0, 1.0 - fy), (1, fy)):
+        for dx, wx in ((0, 1.0 - fx), (1, fx)):
+            xs, ys = x0 + dx, y0 + dy
+            weight = np.where((xs >= 0) & (xs < w) & (ys >= 0) & (ys < h), wx * wy, 0.0).astype(np.float32)
+            value = image[np.clip(ys, 0, h - 1), np.clip(xs, 0, w - 1)]
+            out += weight[..., None] * value if image.ndim == 3 else weight * value
+    return np.clip(np.rint(out), 0, 255).astype(image.dtype)
+
+
+def _warp(image: np.ndarray, matrix: np.ndarray, size: tuple[int, int], nearest: bool = False) -> np.ndarray:
+    """cv2.warpAffine(image, matrix, size) with a zero border (see `_sample`), computed only inside the box that
+    the moved image covers."""
+    width, height = size
+    (a, b, c), (d, e, f) = matrix
+    h, w = image.shape[:2]
+    if (a, b, d, e) == (1, 0, 0, 1) and -c >= 0 and -f >= 0 and w > width - c and h > height - f:
+        # A pure shift inside the image: the same arithmetic as `_sample`, on slices (the panning background).
+        x0, y0 = math.floor(-c), math.floor(-f)
+        fx, fy = -c - x0, -f - y0
+        out = np.zeros((height, width) + image.shape[2:], np.float32)
+        for dy, wy in ((0, 1.0 - fy), (1, fy)):
+            for dx, wx in ((0, 1.0 - fx), (1, fx)):
+                out += np.float32(wx * wy) * image[y0 + dy:y0 + dy + height, x0 + dx:x0 + dx + width]
+        return np.clip(np.rint(out), 0, 255).astype(image.dtype)
+    det = a * e - b * d
+    ia, ib, id_, ie = e / det, -b / det, -d / det, a / det  # inverse: destination -> source
+    ic, if_ = -(ia * c + ib * f), -(id_ * c + ie * f)
+    corners = np.array([[0, 0], [w, 0], [0, h], [w, h]], np.float64) - 0.5
+    moved = corners @ np.array([[a, d], [b, e]]) + (c, f)
+    x0, y0 = (max(0, int(np.floor(v)) - 1) for v in moved.min(axis=0))
+    x1, y1 = min(width, int(np.ceil(moved[:, 0].max())) + 2), min(height, int(np.ceil(moved[:, 1].max())) + 2)
+    out = np.zeros((height, width) + image.shape[2:], image.dtype)
+    if x1 <= x0 or y1 <= y0:
+        return out
+    ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float64)
+    out[y0:y1, x0:x1] = _sample(image, ia * xs + ib * ys + ic, id_ * xs + ie * ys + if_, nearest)
+    return out
+
+
 def render(scene: Scene, n_frames: int) -> tuple[list[np.ndarray], np.ndarray]:
     """Frames (RGB uint8) and exact ground-truth masks (the object's visible pixels)."""
     background = _rgb(scene.background)
@@ -94,14 +165,13 @@ def render(scene: Scene, n_frames: int) -> tuple[list[np.ndarray], np.ndarray]:
     texture = cv2.resize(texture, (round(texture.shape[1] * t_scale), round(texture.shape[0] * t_scale)),
                          interpolation=cv2.INTER_AREA)
     shape = _shape_mask(scene.shape, *texture.shape[:2])
-    occluder = _rgb(scene.occluder) if scene.occluder else None
+    occluder = cv2.resize(_rgb(scene.occluder), (WIDTH, HEIGHT)) if scene.occluder else None
     frames, truths = [], []
     for t in range(n_frames):
         u = t / max(1, n_frames - 1)
         x0 = (scene.pan[0] * u) if scene.pan[0] >= 0 else (-scene.pan[0] * (1 - u))
         y0 = (scene.pan[1] * u) if scene.pan[1] >= 0 else (-scene.pan[1] * (1 - u))
-        shift = np.float32([[1, 0, -x0], [0, 1, -y0]])
-        frame = cv2.warpAffine(background, shift, (WIDTH, HEIGHT), flags=cv2.INTER_LINEAR)
+        frame = _warp(background, np.array([[1.0, 0, -x0], [0, 1, -y0]]), (WIDTH, HEIGHT))
         (ax, ay), (bx, by) = scene.path
         cx = ax + (bx - ax) * u
         cy = ay + (by - ay) * u + scene.wobble * math.sin(2 * math.pi * u)
@@ -110,26 +180,28 @@ def render(scene: Scene, n_frames: int) -> tuple[list[np.ndarray], np.ndarray]:
         h, w = texture.shape[:2]
         source, outline = texture, shape
         if scene.wave:
-            ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
-            map_x = xs + scene.wave * np.sin(2 * np.pi * (ys / h + 2 * u)).astype(np.float32)
-            source = cv2.remap(texture, map_x, ys, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-            outline = cv2.remap(np.pad(shape[:, 1:-1], ((0, 0), (1, 1))), map_x, ys, cv2.INTER_NEAREST)
-        matrix = cv2.getRotationMatrix2D((w / 2, h / 2), angle, scale)
+            ys, xs = np.mgrid[0:h, 0:w].astype(np.float64)
+            rows = np.array([scene.wave * math.sin(2 * math.pi * (y / h + 2 * u)) for y in range(h)])
+            map_x = xs + rows[:, None]
+            # Reflect at the sides (cv2.BORDER_REFLECT) so the texture has no border; the outline does.
+            reflected = np.abs(map_x + 0.5) - 0.5 - 2 * np.maximum(0, map_x - w + 0.5)
+            source = _sample(texture, np.clip(reflected, 0, w - 1), ys)
+            outline = _sample(np.pad(shape[:, 1:-1], ((0, 0), (1, 1))), map_x, ys, nearest=True)
+        matrix = _rotation((w / 2, h / 2), angle, scale)
         if scene.squash:
             amount = scene.squash * math.sin(4 * math.pi * u)
             stretch = np.array([[1 + amount, 0, -amount * w / 2], [0, 1 - amount, amount * h / 2], [0, 0, 1]])
             matrix = (np.vstack([matrix, [0, 0, 1]]) @ stretch)[:2]
         matrix[:, 2] += (cx - w / 2, cy - h / 2)
-        obj = cv2.warpAffine(source, matrix, (WIDTH, HEIGHT), flags=cv2.INTER_LINEAR)
-        truth = cv2.warpAffine(outline, matrix, (WIDTH, HEIGHT), flags=cv2.INTER_NEAREST) > 0
+        obj = _warp(source, matrix, (WIDTH, HEIGHT))
+        truth = _warp(outline, matrix, (WIDTH, HEIGHT), nearest=True) > 0
         frame[truth] = obj[truth]
         if occluder is not None:
             # A vertical bar 60 px wide sweeping right to left over the middle half of the clip.
             bar = np.zeros((HEIGHT, WIDTH), bool)
             left = int(WIDTH + 40 - (WIDTH + 120) * (u - 0.25) / 0.5) if 0.25 <= u <= 0.75 else -1000
             bar[40:HEIGHT - 40, max(0, left):max(0, left + 60)] = True
-            tile = cv2.resize(occluder, (WIDTH, HEIGHT))
-            frame[bar] = tile[bar]
+            frame[bar] = occluder[bar]
             truth &= ~bar
         frames.append(frame)
         truths.append(truth)
@@ -180,27 +252,56 @@ def _row(name: str, r: dict) -> str:
             f"{x.mean():6.4f} {x.min():6.3f}")
 
 
+def clip_digest(clips: list[tuple[list[np.ndarray], np.ndarray]]) -> str:
+    """sha256 (first 16 hex digits) of the clips' frames and true masks: equal digests, equal input."""
+    digest = hashlib.sha256()
+    for frames, truths in clips:
+        for frame in frames:
+            digest.update(frame.tobytes())
+        digest.update(np.packbits(truths).tobytes())
+    return digest.hexdigest()[:16]
+
+
+def track_scores(n_frames: int = 81, config: TrackerConfig | None = None) -> tuple[dict[str, np.ndarray], str]:
+    """The tracker alone on the target clips: {clip name: per-frame IoU}, and the clips' digest (for the test)."""
+    clips = [render(scene, n_frames) for scene in SCENES]
+    out = {scene.name: scores(track_masks(frames, {0: truths[0]}, config=config or TrackerConfig()), truths)
+           for scene, (frames, truths) in zip(SCENES, clips)}
+    return out, clip_digest(clips)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--frames", type=int, default=81)
     parser.add_argument("--save", help="write PNGs of every 10th frame here (yellow = tracker/truth disagree)")
     parser.add_argument("--flow", default="dis", choices=("dis", "farneback"))
     parser.add_argument("--motion", default="auto", choices=("auto", "similarity", "affine"))
+    parser.add_argument("--out", type=Path, help="also record this run in that markdown file (its own section)")
     args = parser.parse_args()
     config = TrackerConfig(flow=args.flow, motion=args.motion)
     load = os.getloadavg()
-    print(f"tracking bench: {len(SCENES)} clips x {args.frames} frames at {WIDTH}x{HEIGHT}, first-frame keyframe only")
-    print(f"cpu cores {os.cpu_count()}, load average before run {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; "
-          f"opencv {cv2.__version__} threads {cv2.getNumThreads()}; {config}")
-    print("IoU per frame (frame 0, the keyframe, excluded). fps = frames / wall s; cpu-fps = frames / process CPU s.")
-    print("'+key 4/5' = the same tracker also given the true mask on the frame 4/5 into the clip (that one excluded).")
-    print(f"{'clip':<18} {'mean':>6} {'worst':>6} {'fps':>6} {'cpufps':>6} | {'+key 4/5':>13} | "
-          f"{'flow-warp only':>20} | {'fixed':>13}")
-    results = []
+    lines = [f"tracking bench: {len(SCENES)} clips x {args.frames} frames at {WIDTH}x{HEIGHT}, "
+             f"first-frame keyframe only; {config}",
+             describe(PACKAGES),
+             f"load average before run {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}",
+             "IoU per frame (frame 0, the keyframe, excluded). fps = frames / wall s; "
+             "cpu-fps = frames / process CPU s.",
+             "'+key 4/5' = the same tracker also given the true mask on the frame 4/5 into the clip (that one "
+             "excluded).",
+             f"{'clip':<18} {'mean':>6} {'worst':>6} {'fps':>6} {'cpufps':>6} | {'+key 4/5':>13} | "
+             f"{'flow-warp only':>20} | {'fixed':>13}"]
+    print("\n".join(lines), flush=True)
+
+    def emit(line: str) -> None:
+        lines.append(line)
+        print(line, flush=True)
+
+    results, clips = [], []
     for scene in SCENES:
         result = _run(scene, args.frames, config)
         results.append(result)
-        print(_row(scene.name, result))
+        clips.append((result["frames"], result["truths"]))
+        emit(_row(scene.name, result))
         if args.save:
             os.makedirs(args.save, exist_ok=True)
             for t in range(0, result["n"], 10):
@@ -208,14 +309,18 @@ def main() -> None:
                 cv2.imwrite(f"{args.save}/{scene.name}_{t:03d}.png", cv2.cvtColor(shown, cv2.COLOR_RGB2BGR))
     total = {key: np.concatenate([r[key] for r in results]) for key in ("s_ours", "s_flow", "s_fixed", "s_two")}
     total.update({key: sum(r[key] for r in results) for key in ("n", "wall", "cpu", "flow_wall")})
-    print(_row("ALL", total))
+    emit(_row("ALL", total))
     for scene in EXTRA:
-        print(_row(scene.name, _run(scene, args.frames, config)) + "  (outside the targets)")
+        emit(_row(scene.name, _run(scene, args.frames, config)) + "  (outside the targets)")
     load = os.getloadavg()
-    print(f"load average after run {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    emit(f"load average after run {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; clips digest {clip_digest(clips)}")
     o, fps = total["s_ours"], total["n"] / total["wall"]
-    met = o.mean() >= 0.90 and o.min() >= 0.75 and fps >= 20
-    print(f"targets (mean >= 0.90, worst >= 0.75, >= 20 fps wall): {'met' if met else 'NOT met'}")
+    met = o.mean() >= TARGET_MEAN and o.min() >= TARGET_WORST and fps >= TARGET_FPS
+    emit(f"targets (mean >= {TARGET_MEAN}, worst >= {TARGET_WORST}, >= {TARGET_FPS} fps wall): "
+         f"{'met' if met else 'NOT met'}")
+    if args.out:
+        write_section(args.out, "bench/tracking.py", "## Tracking (`bench/tracking.py`)\n\n```\n"
+                      + "\n".join(lines) + "\n```")
 
 
 if __name__ == "__main__":
