@@ -37,6 +37,7 @@ import av  # noqa: E402
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
+from bench.environment import cpu_model, describe  # noqa: E402
 from vace_ui.media.frames import FrameReader  # noqa: E402
 from vace_ui.media.video import iter_frames  # noqa: E402
 
@@ -155,16 +156,6 @@ def measure(path: Path, repeats: int, baseline: bool) -> dict:
     return result
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=3)
@@ -195,6 +186,7 @@ def main() -> None:
           f"numpy {np.__version__}, OpenCV {cv2.__version__}, Python {platform.python_version()}")
     print(f"CPU: {cpu_model()}, {os.cpu_count()} threads (decoder threads: FFmpeg's automatic choice); "
           f"load average {' '.join(f'{v:.1f}' for v in os.getloadavg())}")
+    print(describe(("av", "numpy", "opencv-python-headless")))
     print("Times in seconds: wall (CPU of all threads in brackets); cold = not cached, median of the repeats.")
     for name, keyint, mbps, r in rows:
         gop = "x264 default GOP (keyint 250)" if keyint is None else f"GOP {keyint}"
