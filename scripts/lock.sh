@@ -15,7 +15,7 @@ if ! command -v "$UV" >/dev/null 2>&1; then
 fi
 
 common=(--generate-hashes --python-version 3.11 --python-platform x86_64-manylinux_2_28
-        --index-url https://pypi.org/simple --custom-compile-command "bash scripts/lock.sh" --quiet)
+        --custom-compile-command "bash scripts/lock.sh" --quiet)
 "$UV" pip compile requirements.txt "${common[@]}" -o requirements.lock "$@"
 # The test set is the app's locked set plus the test tools: shared packages keep the app lock's versions.
 "$UV" pip compile requirements-dev.txt -c requirements.lock "${common[@]}" -o requirements-dev.lock "$@"
