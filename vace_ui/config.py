@@ -18,7 +18,9 @@ class AppConfig:
     """model: a catalog id, a Hugging Face id, a local folder, or `tiny-random`.
     device: `auto` (CUDA when present, else CPU), `cuda`, `cuda:1`, `cpu`.
     backend: the backend selected when the app starts (`local` or a remote provider's name).
-    sam_model: which segment-anything model answers clicks; `tiny-random` is a random-weight one for tests."""
+    sam_model: which segment-anything model answers clicks; `tiny-random` is a random-weight one for tests.
+    tracker_model: `auto` (learned trackers from models/trackers or the HF cache) or `tiny-random` (random-weight
+    ones built in-process, for tests)."""
 
     model: str = DEFAULT_MODEL
     models_dir: Path = REPO_ROOT / "models"
@@ -26,6 +28,7 @@ class AppConfig:
     device: str = "auto"
     backend: str = "local"
     sam_model: str = "auto"  # segment-anything: auto (largest checkpoint in models/sam), vit_b, vit_l, vit_h, tiny-random
+    tracker_model: str = "auto"  # learned video trackers: auto (weights in models/trackers or HF cache), tiny-random
 
     @classmethod
     def from_env(cls, env: dict | None = None) -> "AppConfig":
@@ -37,4 +40,5 @@ class AppConfig:
             device=env.get("VACE_DEVICE", "auto"),
             backend=env.get("VACE_BACKEND", "local"),
             sam_model=env.get("VACE_SAM_MODEL", "auto"),
+            tracker_model=env.get("VACE_TRACKER_MODEL", "auto"),
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 
 from .backends.base import Backend
@@ -48,6 +48,39 @@ class SamModels:
             return None
 
 
+class VideoTrackers:
+    """The learned video trackers (masks/video_trackers.py), each built once on first use and kept."""
+
+    def __init__(self, config: AppConfig):
+        self.config = config
+        self._built: dict[str, object] = {}
+
+    def get(self, choice: str) -> tuple[str, object | None]:
+        """(tracker name, learned tracker) for a tracker choice; (`flow`, None) for the flow tracker, and for `auto`
+        when no learned tracker has weights. Weights load on first use. An explicit choice whose weights are missing
+        raises TrackerWeightsMissing naming the files and the folder. `tiny-random`: random-weight ones (tests)."""
+        from .annotators.weights import downloads_allowed
+        from .masks import video_trackers
+
+        tiny = self.config.tracker_model == "tiny-random"
+        name = ("sam2" if choice == "auto" else choice) if tiny else video_trackers.resolve(choice,
+                                                                                          self.config.models_dir)
+        if name == "flow":
+            return name, None
+        if name not in self._built:
+            if tiny:
+                from .masks.tiny_trackers import build_tiny
+
+                model, processor = build_tiny(name)
+                self._built[name] = video_trackers.VideoTracker(name, model=model, processor=processor, device="cpu")
+            else:
+                allow = downloads_allowed()
+                source = video_trackers.find_weights(name, self.config.models_dir, allow)
+                device = None if self.config.device == "auto" else self.config.device
+                self._built[name] = video_trackers.VideoTracker(name, source, device, allow_downloads=allow)
+        return name, self._built[name]
+
+
 @dataclass
 class Services:
     config: AppConfig
@@ -56,6 +89,11 @@ class Services:
     runner: JobRunner
     control_cache: ControlCache
     sam: SamModels
+    trackers: VideoTrackers = field(default=None)  # type: ignore[assignment]
+
+    def video_tracker(self, choice: str) -> tuple[str, object | None]:
+        """The tracker for a choice (see VideoTrackers.get)."""
+        return self.trackers.get(choice)
 
     @property
     def local(self) -> LocalBackend:
@@ -70,6 +108,7 @@ def create_services(config: AppConfig) -> Services:
     local = LocalBackend(config.model, config.models_dir, config.device, config.output_dir / "measured_speed.json")
     backends: dict[str, Backend] = {"local": local}
     backends.update({name: backend_class() for name, backend_class in REMOTE_BACKENDS.items()})
-    cache, sam = ControlCache(), SamModels(config.sam_model)
-    runner = JobRunner(store, backends, context_factory=partial(file_context, cache=cache, refiner=sam.refiner))
-    return Services(config, store, backends, runner, cache, sam)
+    cache, sam, trackers = ControlCache(), SamModels(config.sam_model), VideoTrackers(config)
+    runner = JobRunner(store, backends, context_factory=partial(file_context, cache=cache, refiner=sam.refiner,
+                                                                trackers=trackers.get))
+    return Services(config, store, backends, runner, cache, sam, trackers)

@@ -44,7 +44,8 @@ class MediaSource(Protocol):
 # (control kind, frames, count, source=...) -> control frames. `source` = (video path, spatial plan, source frame
 # indices) identifies the clip exactly, so a context may serve a cached result instead of annotating again.
 Annotate = Callable[..., Iterator[np.ndarray]]
-# (frames (N, H, W, 3), {output frame: (H, W) bool}, cut_occluders=bool) -> (N, H, W) bool
+# (frames (N, H, W, 3), {output frame: (H, W) bool}, cut_occluders=bool, tracker=str) -> (N, H, W) bool, or
+# ((N, H, W) bool, the name of the tracker that made them) when the context resolves `auto` itself
 Track = Callable[..., np.ndarray]
 
 

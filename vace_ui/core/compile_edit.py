@@ -32,8 +32,12 @@ def compile_edit(request: EditRequest, settings: GenerationSettings, ctx: Compil
         if request.mask_type is MaskType.TRACKING:
             if ctx.track is None:
                 raise InputError("mask_type", "tracking is not available here; choose 'fixed'.")
-            masks = ctx.track(clip.frames, keyframes, cut_occluders=request.cut_occluders).astype(bool)
-            notes.append(f"mask: tracked through the clip from keyframe(s) at output frame(s) {sorted(keyframes)}")
+            tracked = ctx.track(clip.frames, keyframes, cut_occluders=request.cut_occluders,
+                                tracker=request.tracker.value)
+            masks, by = tracked if isinstance(tracked, tuple) else (tracked, request.tracker.value)
+            masks = np.asarray(masks).astype(bool)
+            notes.append(f"mask: tracked through the clip from keyframe(s) at output frame(s) {sorted(keyframes)}"
+                         f" by the {by} tracker")
         else:
             masks = ops.hold_keyframes(n, keyframes)
             notes.append(f"mask: fixed, from keyframe(s) at output frame(s) {sorted(keyframes)}")

@@ -33,6 +33,18 @@ class MaskType(str, enum.Enum):
     FIXED = "fixed"
 
 
+class TrackerChoice(str, enum.Enum):
+    """Which tracker carries keyframe masks through the clip (mask_type `tracking`): the weight-free optical-flow
+    tracker, a learned one (masks/video_trackers.py), or `auto` (the best learned one whose weights are present,
+    else flow)."""
+
+    FLOW = "flow"
+    SAM2 = "sam2"
+    SAM3 = "sam3"
+    EDGETAM = "edgetam"
+    AUTO = "auto"
+
+
 class MaskShape(str, enum.Enum):
     EXACT = "exact"
     BOX = "box"  # the mask's bounding box, per frame
@@ -113,6 +125,7 @@ class EditRequest(Schema):
     mask_shape: MaskShape = MaskShape.EXACT
     references: tuple[ReferenceImage, ...] = ()
     cut_occluders: bool = True  # tracking: things passing in front are cut out of the mask (off for bending subjects)
+    tracker: TrackerChoice = TrackerChoice.FLOW  # tracking: flow (no weights), sam2, sam3, edgetam or auto
     capability = Capability.EDIT
 
     def validate(self) -> None:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ..core.clip import CompileContext
+from ..core.errors import InputError
 from ..media import images, video
 from .control_cache import ControlCache
 
@@ -30,10 +31,13 @@ class FileMedia:
 
 def file_context(progress: Callable[[str, int, int], None] | None = None,
                  cache: ControlCache | None = None,
-                 refiner: Callable[[], object | None] | None = None) -> CompileContext:
+                 refiner: Callable[[], object | None] | None = None,
+                 trackers: Callable[[str], tuple[str, object | None]] | None = None) -> CompileContext:
     """A CompileContext over real files. `progress(label, done, total)` hears about annotation progress; `cache`
     serves control videos computed before for the same clip and fills it with new ones; `refiner()` gives the
-    per-frame segment-anything refiner for tracking (None: flow tracking alone), asked only when tracking runs."""
+    per-frame segment-anything refiner for tracking (None: flow tracking alone), asked only when tracking runs;
+    `trackers(choice)` turns a tracker choice into (tracker name, learned tracker or None for flow), raising when
+    the chosen one's weights are missing (services.Services.video_tracker). Without it only `flow` is offered."""
     from .. import annotators
 
     def annotate(kind, frames, total, source=None):
@@ -50,11 +54,17 @@ def file_context(progress: Callable[[str, int, int], None] | None = None,
             cache.put(key, np.stack(computed))
         yield from computed
 
-    def track(frames, keyframes, cut_occluders: bool = True):
+    def track(frames, keyframes, cut_occluders: bool = True, tracker: str = "flow"):
         from ..masks.tracker import TrackerConfig, track_masks
 
-        report = (lambda done, count: progress("tracking mask", done, count)) if progress else None
-        return track_masks(frames, keyframes, refiner=refiner() if refiner else None, progress=report,
-                           config=TrackerConfig(occlusion=cut_occluders))
+        name, learned = trackers(tracker) if trackers is not None else (tracker, None)
+        if name not in ("flow", "auto") and learned is None:
+            raise InputError("tracker", f"the {name} tracker is not available here; choose 'flow'.")
+        report = (lambda done, count: progress(f"tracking mask ({name})", done, count)) if progress else None
+        if learned is not None:
+            return learned.track(frames, keyframes, progress=report), name
+        masks = track_masks(frames, keyframes, refiner=refiner() if refiner else None, progress=report,
+                            config=TrackerConfig(occlusion=cut_occluders))
+        return masks, "flow"
 
     return CompileContext(media=FileMedia(), annotate=annotate, track=track)

@@ -162,7 +162,12 @@ class JobRunner:
         inputs = None
         caps = backend.capabilities()
         if caps.needs_compiled_inputs:
-            context = self.context_factory(lambda label, done, total: reporter.phase(Phase.PREPARE, done, total, label))
+            def compile_progress(label: str, done: int, total: int) -> None:
+                if reporter.cancelled:  # annotation and tracking report per frame: a cancel stops them there
+                    raise GenerationCancelled()
+                reporter.phase(Phase.PREPARE, done, total, label)
+
+            context = self.context_factory(compile_progress)
             inputs = compile_request(request, settings, for_backend(context, caps, backend.label))
         settings, size_notes = resolve_size(settings, caps, capability, inputs, backend.label)
         if settings.size != job.settings.get("size"):

@@ -4,7 +4,8 @@ Each takes the capability's media (files) and plain values plus `settings`, a JS
 GenerationSettings fields (prompt required; everything else defaults), and returns the result MP4 and the job
 record. `settings` may also name the `backend` (local, dashscope, wavespeed, replicate, comfyui, jiekou). Errors
 come back as messages (gradio_client raises AppError with the text), never tracebacks. Defaults are the request
-dataclasses' own (core/requests.py). /edit takes mask_shape and cut_occluders after `settings`.
+dataclasses' own (core/requests.py). /edit takes mask_shape, cut_occluders and tracker (flow, sam2, sam3, edgetam,
+auto) after `settings`.
 """
 
 from __future__ import annotations
@@ -83,19 +84,22 @@ def render_api(services: Services) -> None:
         expand_ratio = gr.Number(label="expand_ratio", value=edit_default.expand_ratio)
         mask_shape = gr.Textbox(label="mask_shape", value=edit_default.mask_shape.value)
         cut_occluders = gr.Checkbox(label="cut_occluders", value=edit_default.cut_occluders)
+        tracker = gr.Textbox(label="tracker", value=edit_default.tracker.value)
 
-        def edit(video_path, mask_path, frame, mask_video_path, mask_kind, ratio, settings_data, shape, cut):
+        def edit(video_path, mask_path, frame, mask_video_path, mask_kind, ratio, settings_data, shape, cut,
+                 tracker_name=None):
             def build():
                 keyframes = [{"path": mask_path, "frame": frame or 0}] if mask_path else []
                 return EditRequest.from_dict({
                     "video": video_path or "", "keyframes": keyframes, "mask_video": mask_video_path or None,
                     "mask_type": mask_kind or edit_default.mask_type.value, "expand_ratio": ratio,
-                    "mask_shape": shape or edit_default.mask_shape.value, "cut_occluders": cut})
+                    "mask_shape": shape or edit_default.mask_shape.value, "cut_occluders": cut,
+                    "tracker": tracker_name or edit_default.tracker.value})
             return _run(services, build, settings_data)
 
-        # mask_shape and cut_occluders come last so that callers of the earlier signature keep working.
+        # mask_shape, cut_occluders and tracker come last so that callers of earlier signatures keep working.
         edit_inputs = [video, mask_image, mask_frame, mask_video, mask_type, expand_ratio, settings, mask_shape,
-                       cut_occluders]
+                       cut_occluders, tracker]
         gr.Button(visible=False).click(edit, edit_inputs, [result, record], api_name="edit", **gpu)
 
         clips = [_file(name) for name in ("first_clip", "last_clip", "first_frame", "last_frame")]

@@ -90,7 +90,7 @@ class TabController:
 
     def _compile(self, inputs: TabInputs, settings: SettingsPanel, panel: ResultPanel, data: dict):
         request, generation = inputs.request(data), settings.read(data)
-        context = file_context(cache=self.services.control_cache)
+        context = file_context(cache=self.services.control_cache, trackers=self.services.video_tracker)
         backend = self.services.backends.get(data.get(panel.backend) or "")
         if backend is not None:  # towards the backend's own sizes: the preview and bundle are what is uploaded
             context = for_backend(context, backend.capabilities(), backend.label)

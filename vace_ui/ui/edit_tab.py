@@ -15,7 +15,7 @@ import numpy as np
 from ..core import constants as C
 from ..core.errors import BackendUnavailable, InputError, MediaError
 from ..core.masks import overlay
-from ..core.requests import EditRequest, MaskKeyframe, MaskShape, MaskType
+from ..core.requests import EditRequest, MaskKeyframe, MaskShape, MaskType, TrackerChoice
 from ..media.frames import FrameSource
 from ..media.video import probe_video
 from ..services import Services
@@ -23,6 +23,9 @@ from .capability_tab import TabInputs
 from .mask_editor import MaskEditor
 
 BRUSH = gr.Brush(colors=["#ffffff"], default_color="#ffffff", color_mode="fixed", default_size=24)
+TRACKER_CHOICES = [("Flow (no weights)", TrackerChoice.FLOW.value), ("SAM 2.1", TrackerChoice.SAM2.value),
+                   ("SAM 3 tracker", TrackerChoice.SAM3.value), ("EdgeTAM", TrackerChoice.EDGETAM.value),
+                   ("Auto (best with weights, else flow)", TrackerChoice.AUTO.value)]
 CLICK_MODES = [("Add (positive click)", "add"), ("Remove (negative click)", "remove")]
 DEFAULT = EditRequest()
 
@@ -84,6 +87,7 @@ class EditView:
     shape: gr.Dropdown
     cut_occluders: gr.Checkbox
     reference: gr.Image
+    tracker: gr.Dropdown
 
     @property
     def shown(self) -> set:
@@ -189,7 +193,7 @@ def build_request(view: EditView, scratch: Path, data: dict) -> EditRequest:
         "mask_video": data[view.mask_video] or None, "mask_type": data[view.mask_type],
         "expand_ratio": data[view.expand_ratio], "mask_shape": data[view.shape],
         "references": [{"path": data[view.reference]}] if data[view.reference] else [],
-        "cut_occluders": data[view.cut_occluders],
+        "cut_occluders": data[view.cut_occluders], "tracker": data[view.tracker],
     })
 
 
@@ -212,7 +216,7 @@ def restore(view: EditView, saved: EditRequest) -> dict:
         view.keyframe_list: state.describe(), view.mask_type: saved.mask_type.value,
         view.expand_ratio: saved.expand_ratio, view.shape: saved.mask_shape.value,
         view.reference: saved.references[0].path if saved.references else None,
-        view.cut_occluders: saved.cut_occluders,
+        view.cut_occluders: saved.cut_occluders, view.tracker: saved.tracker.value,
     }
 
 
@@ -249,9 +253,11 @@ def edit_inputs(clicker: ClickSegmenter, scratch: Path) -> TabInputs:
         shape = gr.Dropdown([s.value for s in MaskShape], value=DEFAULT.mask_shape.value, label="Mask shape")
         cut_occluders = gr.Checkbox(DEFAULT.cut_occluders, label="Tracking: cut out what passes in front",
                                     info="Turn off for bending or waving subjects (people, flags, animals)")
+        tracker = gr.Dropdown(TRACKER_CHOICES, value=DEFAULT.tracker.value, label="Tracker", elem_id="edit-tracker",
+                              info="Learned trackers need their weights in models/trackers (see the README)")
     reference = gr.Image(label="Reference (optional)", type="filepath", image_mode="RGBA", height=140)
     view = EditView(session, video, frame, editor, click_mode, click_image, keyframe_list, mask_image, mask_video,
-                    mask_type, expand_ratio, shape, cut_occluders, reference)
+                    mask_type, expand_ratio, shape, cut_occluders, reference, tracker)
 
     hidden = {"api_visibility": "private"}
     listed = {session, keyframe_list}
@@ -270,6 +276,6 @@ def edit_inputs(clicker: ClickSegmenter, scratch: Path) -> TabInputs:
     clear_all.click(partial(on_clear, view, True), [frame, session], listed | view.shown, **hidden)
 
     components = {session, video, frame, editor, mask_image, mask_video, mask_type, expand_ratio, shape, reference,
-                  cut_occluders}
+                  cut_occluders, tracker}
     return TabInputs(components, partial(build_request, view, scratch), partial(restore, view),
                      extra_outputs={keyframe_list, click_image})
