@@ -81,7 +81,7 @@ def running_app(tmp_path_factory, tiny_models_dir):
     from vace_ui.ui.app import build_app
 
     config = AppConfig(model="tiny-random", models_dir=tiny_models_dir, sam_model="tiny-random",
-                       output_dir=tmp_path_factory.mktemp("outputs"), device="cpu")
+                       tracker_model="tiny-random", output_dir=tmp_path_factory.mktemp("outputs"), device="cpu")
     services = create_services(config)
     demo = build_app(services)
     demo.launch(server_name="127.0.0.1", server_port=None, prevent_thread_lock=True, quiet=True,

@@ -46,6 +46,16 @@ def test_edit_takes_mask_shape_and_cut_occluders_after_settings(client, media_di
                        0, None, "fixed", 0.0, SETTINGS, "wobble", True, api_name="/edit")
 
 
+def test_edit_takes_the_tracker_last(client, media_dir):
+    path, job = client.predict(handle_file(str(media_dir / "square.mp4")), handle_file(str(media_dir / "mask.png")),
+                               0, None, "tracking", 0.0, SETTINGS, "exact", True, "sam2", api_name="/edit")
+    assert probe_video(path).frame_count == 9
+    assert any("by the sam2 tracker" in note for note in job["notes"])
+    with pytest.raises(Exception, match="tracker: 'sam9' is not one of"):
+        client.predict(handle_file(str(media_dir / "square.mp4")), handle_file(str(media_dir / "mask.png")),
+                       0, None, "tracking", 0.0, SETTINGS, "exact", True, "sam9", api_name="/edit")
+
+
 def test_extend(client, media_dir):
     path, _ = client.predict(handle_file(str(media_dir / "square30.mp4")), None, None,
                              handle_file(str(media_dir / "ref.png")), SETTINGS, api_name="/extend")

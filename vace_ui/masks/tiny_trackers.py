@@ -1,6 +1,8 @@
 """Tiny random-weight video trackers built in-process from small configs: the real transformers classes
 (Sam2VideoModel, EdgeTamVideoModel, Sam3TrackerVideoModel), their processors, preprocessing and postprocessing, for
-tests and offline demos. The weights are random, so the masks are noise; only the wiring is real.
+tests and offline demos. The weights are random, so the masks are noise; only the wiring is real. One bias is set
+by hand: the object-score head says "object present", else random weights mostly answer "no object" and every
+propagated mask comes out empty (the models' no-object score), which would hide the wiring the tests look at.
 """
 
 from __future__ import annotations
@@ -40,6 +42,14 @@ def _sam2_processor(processor_class: str = "Sam2VideoProcessor"):
                                                  transformers.Sam2VideoVideoProcessor(size=size))
 
 
+def _present(model):
+    import torch
+
+    with torch.no_grad():
+        model.mask_decoder.pred_obj_score_head.proj_out.bias.fill_(10.0)
+    return model.eval()
+
+
 def build_tiny(name: str, seed: int = 0):
     """(model, processor) of tracker `name` (sam2, edgetam, sam3) with random weights."""
     import torch
@@ -49,17 +59,17 @@ def build_tiny(name: str, seed: int = 0):
     if name == "sam2":
         config = transformers.Sam2VideoConfig(vision_config=_hiera_vision(), image_size=IMAGE,
                                               memory_attention_feed_forward_hidden_size=64, **_common())
-        return transformers.Sam2VideoModel(config).eval(), _sam2_processor()
+        return _present(transformers.Sam2VideoModel(config)), _sam2_processor()
     if name == "edgetam":
         config = transformers.EdgeTamVideoConfig(
             vision_config=_hiera_vision(), image_size=IMAGE, memory_attention_mlp_hidden_size=64,
             memory_attention_rope_k_sizes=[4, 4], perceiver_resampler_num_latents=16,
             perceiver_resampler_num_latents_2d=16, perceiver_resampler_mlp_intermediate_size=64,
             perceiver_resampler_num_layers=1, **_common())
-        return transformers.EdgeTamVideoModel(config).eval(), _sam2_processor()
+        return _present(transformers.EdgeTamVideoModel(config)), _sam2_processor()
     if name == "sam3":
         patch = 14
-        side = IMAGE // 16 * patch * 1  # ViT tokens at 1/14; FPN scales 4, 2, 1 give the three levels
+        side = IMAGE // 16 * patch  # a ViT grid of IMAGE/16 tokens at patch 14; FPN scales 4, 2, 1 make the levels
         grid = side // patch
         vision = dict(model_type="sam3_vision_model", fpn_hidden_size=HIDDEN,
                       backbone_feature_sizes=[[grid * 4] * 2, [grid * 2] * 2, [grid] * 2],
@@ -75,5 +85,5 @@ def build_tiny(name: str, seed: int = 0):
         size = {"height": side, "width": side}
         processor = transformers.Sam3TrackerVideoProcessor(transformers.Sam2ImageProcessor(size=size),
                                                            transformers.Sam2VideoVideoProcessor(size=size))
-        return transformers.Sam3TrackerVideoModel(config).eval(), processor
+        return _present(transformers.Sam3TrackerVideoModel(config)), processor
     raise ValueError(f"no tiny build for tracker {name!r}")

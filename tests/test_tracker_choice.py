@@ -1,0 +1,69 @@
+"""The `tracker` choice from the request through the compile context and the services to the tracker that runs."""
+
+from __future__ import annotations
+
+import pytest
+
+from vace_ui.config import AppConfig
+from vace_ui.core.compile import compile_request
+from vace_ui.core.errors import BackendUnavailable, InputError
+from vace_ui.core.requests import EditRequest, MaskKeyframe, MaskType, TrackerChoice
+from vace_ui.core.settings import GenerationSettings
+from vace_ui.jobs.context import file_context
+from vace_ui.masks.video_trackers import TrackerWeightsMissing, VideoTracker
+from vace_ui.services import create_services
+
+SETTINGS = GenerationSettings(prompt="a", size="160x128", num_frames=5, fit="crop")
+
+
+def request(media_dir, tracker: str) -> EditRequest:
+    return EditRequest.from_dict({
+        "video": str(media_dir / "square.mp4"), "keyframes": [MaskKeyframe(str(media_dir / "mask.png"), 0).to_dict()],
+        "mask_type": MaskType.TRACKING.value, "expand_ratio": 0.0, "tracker": tracker})
+
+
+@pytest.fixture()
+def isolated(tmp_path, monkeypatch):
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hf"))
+    monkeypatch.delenv("VACE_ALLOW_DOWNLOADS", raising=False)
+    return tmp_path
+
+
+def test_request_field_defaults_to_flow_and_checks_values():
+    assert EditRequest().tracker is TrackerChoice.FLOW
+    assert EditRequest.from_dict({"tracker": "sam3"}).tracker is TrackerChoice.SAM3
+    assert EditRequest.from_dict(EditRequest(tracker=TrackerChoice.AUTO).to_dict()).tracker is TrackerChoice.AUTO
+    with pytest.raises(InputError, match="tracker"):
+        EditRequest.from_dict({"tracker": "sam9"})
+
+
+def test_learned_tracker_makes_the_masks_and_says_so(media_dir, isolated):
+    services = create_services(AppConfig(model="tiny-random", models_dir=isolated, output_dir=isolated / "o",
+                                         tracker_model="tiny-random"))
+    progress = []
+    context = file_context(lambda label, done, total: progress.append(label), trackers=services.video_tracker)
+    inputs = compile_request(request(media_dir, "sam2"), SETTINGS, context)
+    assert inputs.mask.shape[:3] == (5, 128, 160) and inputs.mask[0].any()
+    assert any("by the sam2 tracker" in note for note in inputs.notes)
+    assert "tracking mask (sam2)" in progress
+    name, tracker = services.video_tracker("sam2")
+    assert name == "sam2" and isinstance(tracker, VideoTracker) and services.video_tracker("sam2")[1] is tracker
+
+
+def test_auto_without_weights_is_flow_and_an_explicit_choice_names_the_files(media_dir, isolated):
+    services = create_services(AppConfig(model="tiny-random", models_dir=isolated, output_dir=isolated / "o"))
+    context = file_context(trackers=services.video_tracker)
+    inputs = compile_request(request(media_dir, "auto"), SETTINGS, context)
+    assert any("by the flow tracker" in note for note in inputs.notes)
+    with pytest.raises(TrackerWeightsMissing, match="sam3") as caught:
+        compile_request(request(media_dir, "sam3"), SETTINGS, context)
+    assert isinstance(caught.value, BackendUnavailable) and str(isolated / "trackers") in str(caught.value)
+    flow = compile_request(request(media_dir, "flow"), SETTINGS, context)  # the flow tracker stays available
+    assert any("by the flow tracker" in note for note in flow.notes)
+
+
+def test_a_context_without_learned_trackers_refuses_them(media_dir):
+    with pytest.raises(InputError, match="sam2 tracker is not available"):
+        compile_request(request(media_dir, "sam2"), SETTINGS, file_context())
