@@ -67,3 +67,23 @@ def test_auto_without_weights_is_flow_and_an_explicit_choice_names_the_files(med
 def test_a_context_without_learned_trackers_refuses_them(media_dir):
     with pytest.raises(InputError, match="sam2 tracker is not available"):
         compile_request(request(media_dir, "sam2"), SETTINGS, file_context())
+
+
+def test_edit_tab_sends_and_restores_the_tracker(media_dir, tmp_path):
+    import gradio as gr
+
+    from vace_ui.ui.edit_tab import EditView, build_request, restore
+    from vace_ui.ui.mask_editor import MaskEditor
+
+    with gr.Blocks():
+        view = EditView(gr.State(MaskEditor()), gr.Video(), gr.Slider(), gr.ImageEditor(), gr.Radio(), gr.Image(),
+                        gr.Markdown(), gr.Image(), gr.Video(), gr.Radio(), gr.Slider(), gr.Dropdown(), gr.Checkbox(),
+                        gr.Image(), gr.Dropdown())
+    data = {view.session: MaskEditor(), view.frame: 0, view.editor: None, view.mask_image: str(media_dir / "mask.png"),
+            view.mask_video: None, view.video: str(media_dir / "square.mp4"), view.mask_type: "tracking",
+            view.expand_ratio: 0.0, view.shape: "exact", view.reference: None, view.cut_occluders: True,
+            view.tracker: "edgetam"}
+    sent = build_request(view, tmp_path, data)
+    assert sent.tracker is TrackerChoice.EDGETAM
+    restored = restore(view, sent)
+    assert restored[view.tracker] == "edgetam"
