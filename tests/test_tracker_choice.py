@@ -87,3 +87,22 @@ def test_edit_tab_sends_and_restores_the_tracker(media_dir, tmp_path):
     assert sent.tracker is TrackerChoice.EDGETAM
     restored = restore(view, sent)
     assert restored[view.tracker] == "edgetam"
+
+
+def test_cancel_during_tracking_stops_the_job(media_dir, isolated, tiny_models_dir):
+    from vace_ui.jobs.store import JobStatus
+
+    services = create_services(AppConfig(model="tiny-random", models_dir=tiny_models_dir, output_dir=isolated / "o",
+                                         tracker_model="tiny-random", device="cpu"))
+    runner = services.runner
+    job = runner.create(request(media_dir, "sam2"), SETTINGS)
+    steps = []
+
+    def cancel_while_tracking(progress):
+        if "tracking mask (sam2)" in progress.message:
+            steps.append(progress.step)
+            runner.cancel(job.id)
+
+    finished = runner.run(job.id, cancel_while_tracking)
+    assert finished.status is JobStatus.CANCELLED and finished.output_path is None
+    assert steps == [1]  # the tracker stopped at its next frame
