@@ -96,6 +96,11 @@ class Services:
         return self.trackers.get(choice)
 
     @property
+    def gpu_slots(self) -> int:
+        """How many generations may run at once: one in process, one per worker on Ray."""
+        return len(getattr(self.local, "slots", ())) or 1
+
+    @property
     def local(self) -> LocalBackend:
         return self.backends["local"]  # type: ignore[return-value]
 
@@ -105,7 +110,14 @@ def create_services(config: AppConfig) -> Services:
     store = JobStore(config.output_dir)
     from .backends.remote import REMOTE_BACKENDS
 
-    local = LocalBackend(config.model, config.models_dir, config.device, config.output_dir / "measured_speed.json")
+    measured = config.output_dir / "measured_speed.json"
+    if config.ray_address:  # generation on Ray workers; imports Ray only here
+        from .backends.ray_backend import RayBackend
+
+        local: LocalBackend = RayBackend(config.ray_address, config.model, config.models_dir, config.device, measured,
+                                         workers=config.ray_workers, retries=config.ray_retries)
+    else:
+        local = LocalBackend(config.model, config.models_dir, config.device, measured)
     backends: dict[str, Backend] = {"local": local}
     backends.update({name: backend_class() for name, backend_class in REMOTE_BACKENDS.items()})
     cache, sam, trackers = ControlCache(), SamModels(config.sam_model), VideoTrackers(config)

@@ -50,7 +50,7 @@ def _file(label: str) -> gr.File:
 
 def render_api(services: Services) -> None:
     """Hidden components carrying the API endpoints (the UI tabs use their own private events)."""
-    gpu = {"concurrency_id": "gpu", "concurrency_limit": 1}
+    gpu = {"concurrency_id": "gpu", "concurrency_limit": services.gpu_slots}  # one per Ray worker
     with gr.Column(visible=False):
         result, record = gr.File(label="result"), gr.JSON(label="job")
         settings = gr.JSON(label="settings")

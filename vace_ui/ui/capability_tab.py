@@ -178,7 +178,7 @@ def render_capability_tab(
     )
     ran = created.then(
         lambda job_id, progress=gr.Progress(): controller.run(panel, job_id, progress), panel.job_id,
-        {panel.status, panel.video}, concurrency_id="gpu", concurrency_limit=1, **hidden,
+        {panel.status, panel.video}, concurrency_id="gpu", concurrency_limit=controller.services.gpu_slots, **hidden,
     )
     if on_finished is not None:
         on_finished(ran)
