@@ -4,7 +4,7 @@ Tiny random model, Edit jobs (video file + mask), 128x128, 9 frames, 4 steps, th
 (JobRunner: copy inputs, compile, generate, write MP4 + sidecar). A local Ray instance (`VACE_RAY_ADDRESS=local`)
 with one CPU per worker; the in-process baseline uses one torch thread too, so both compare the same compute.
 On a 2-core machine two workers cannot reach 2x (the app process, Ray and the encoder share the cores).
-Run from the repository root:  .venv/bin/python bench/scale_out.py [--jobs 6] [--steps 4]
+Run from the repository root:  .venv/bin/python bench/scale_out.py [--jobs 4] [--rounds 3] [--steps 4]
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--jobs", type=int, default=6, help="jobs per throughput run")
+    parser.add_argument("--jobs", type=int, default=4, help="jobs submitted at once per throughput run")
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--steps", type=int, default=4)
     args = parser.parse_args()
 
@@ -58,58 +59,76 @@ def main() -> None:
         return GenerationSettings(prompt="a dog runs on the street", size="128x128", num_frames=9,
                                   steps=args.steps, seed=seed)
 
-    def run_one(runner: JobRunner, seed: int) -> float:
+    outside: dict[str, list[float]] = {"local": [], "ray": []}  # job seconds outside the pipeline call
+
+    def run_one(runner: JobRunner, seed: int, path: str = "") -> float:
         start = time.perf_counter()
         job = runner.run(runner.create(request, settings(seed)).id)
         if job.status is not JobStatus.SUCCEEDED:
             raise SystemExit(f"job failed: {job.error}")
-        return time.perf_counter() - start
+        elapsed = time.perf_counter() - start
+        if path:
+            outside[path].append(elapsed - job.timings["pipeline_s"])
+        return elapsed
 
-    def sequential(runner: JobRunner, runs: int) -> float:
-        run_one(runner, 0)  # warm-up (first call pays one-time setup)
-        return statistics.median(run_one(runner, seed) for seed in range(1, runs + 1))
-
-    def throughput(runner: JobRunner, jobs: int) -> float:
-        run_one(runner, 0)
+    def batch(runner: JobRunner, jobs: int) -> float:
+        """Jobs per second with `jobs` submitted at once."""
         threads = [threading.Thread(target=run_one, args=(runner, seed)) for seed in range(1, jobs + 1)]
-        start = time.perf_counter()
+        begin = time.perf_counter()
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
-        return jobs / (time.perf_counter() - start)
+        return jobs / (time.perf_counter() - begin)
 
     torch.set_num_threads(1)
+    load_before = os.getloadavg()[0]
     local = LocalBackend("tiny-random", work / "models", device="cpu")
     in_process = JobRunner(JobStore(work / "local"), {"local": local})
-    local_job_s = sequential(in_process, args.jobs)
-    local_rate = throughput(in_process, args.jobs)
-    print(f"in-process: {local_job_s:.3f} s/job, {local_rate:.3f} jobs/s", flush=True)
-
-    ray.init(**_init_args("local", 2, 1))
-    figures = {}
+    # both pools live in one Ray instance (3 logical CPUs: idle actors cost nothing), so the measurements can be
+    # interleaved round by round and a change in the machine's load hits every variant alike
+    ray.init(**_init_args("local", 3, 1))
+    pools = {}
     for workers in (1, 2):
-        backend = RayBackend("local", "tiny-random", work / "models", device="cpu", workers=workers)
-        backend.wait_ready()
-        runner = JobRunner(JobStore(work / f"ray{workers}"), {"local": backend})
-        if workers == 1:
-            figures["ray_job_s"] = sequential(runner, args.jobs)
-        figures[workers] = throughput(runner, args.jobs)
-        print(f"ray, {workers} worker(s): {figures[workers]:.3f} jobs/s", flush=True)
+        pools[workers] = RayBackend("local", "tiny-random", work / "models", device="cpu", workers=workers)
+        pools[workers].wait_ready()
+    runners = {workers: JobRunner(JobStore(work / f"ray{workers}"), {"local": backend})
+               for workers, backend in pools.items()}
+    for runner in (in_process, *runners.values()):
+        run_one(runner, 0)  # warm-up: the first job pays one-time setup
+    per_job = {"local": [], "ray": []}
+    rates = {1: [], 2: [], "local": []}
+    for round_index in range(args.rounds):
+        order = [("local", in_process), ("ray", runners[1])]
+        for name, runner in order if round_index % 2 == 0 else order[::-1]:
+            per_job[name] += [run_one(runner, seed, name) for seed in (1, 2)]
+        for key in ((1, 2, "local") if round_index % 2 == 0 else ("local", 2, 1)):
+            rates[key].append(batch(in_process if key == "local" else runners[key], args.jobs))
+        print(f"round {round_index + 1}: per job local {statistics.median(per_job['local'][-2:]):.3f} s, "
+              f"ray {statistics.median(per_job['ray'][-2:]):.3f} s; jobs/s 1 worker {rates[1][-1]:.3f}, "
+              f"2 workers {rates[2][-1]:.3f}", flush=True)
+    threads_note = [slot.torch_threads for slot in pools[2].slots]
+    for backend in pools.values():
         backend.close()
     ray.shutdown()
 
-    print(f"\n== scale-out, tiny model, Edit 128x128x9, {args.steps} steps, {args.jobs} jobs per run ==")
+    local_s, ray_s = statistics.median(per_job["local"]), statistics.median(per_job["ray"])
+    one, two, local_rate = (statistics.median(rates[key]) for key in (1, 2, "local"))
+    print(f"\n== scale-out, tiny model, Edit 128x128x9, {args.steps} steps; {args.rounds} interleaved rounds ==")
     print(f"python {platform.python_version()}, ray {ray.__version__}, torch {torch.__version__}, "
           f"diffusers {diffusers.__version__}; CPU: {platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} cores; 1 CPU (1 torch thread) per worker and in process")
-    print(f"per-job time, in process:          {local_job_s:.3f} s (median of {args.jobs})")
-    print(f"per-job time, Ray (1 worker):      {figures['ray_job_s']:.3f} s "
-          f"-> overhead {figures['ray_job_s'] / local_job_s:.2f}x (target <= 1.15x)")
-    print(f"throughput in process (1 at once): {local_rate:.3f} jobs/s")
-    print(f"throughput Ray, 1 worker:          {figures[1]:.3f} jobs/s")
-    print(f"throughput Ray, 2 workers:         {figures[2]:.3f} jobs/s -> {figures[2] / figures[1]:.2f}x of 1 worker")
-
+          f"{os.cpu_count()} cores, load average {load_before:.1f} -> {os.getloadavg()[0]:.1f}; "
+          f"1 CPU per worker; torch threads: in process {torch.get_num_threads()}, "
+          f"workers {threads_note}")
+    print(f"per-job time, in process:             {local_s:.3f} s (median of {len(per_job['local'])})")
+    print(f"per-job time, Ray (1 worker):         {ray_s:.3f} s -> {ray_s / local_s:.2f}x in process "
+          "(target <= 1.15x)")
+    local_out, ray_out = statistics.median(outside["local"]), statistics.median(outside["ray"])
+    print(f"job path outside the pipeline call:   in process {local_out:.3f} s, Ray {ray_out:.3f} s "
+          f"(+{ray_out - local_out:.3f} s per job for Ray: transfer, polling, remux)")
+    print(f"throughput, {args.jobs} jobs at once, in process: {local_rate:.3f} jobs/s (one at a time)")
+    print(f"throughput, {args.jobs} jobs at once, 1 worker:   {one:.3f} jobs/s")
+    print(f"throughput, {args.jobs} jobs at once, 2 workers:  {two:.3f} jobs/s -> {two / one:.2f}x of 1 worker")
 
 if __name__ == "__main__":
     main()

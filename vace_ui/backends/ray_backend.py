@@ -38,6 +38,7 @@ class WorkerSlot:
     handle: object
     pid: int = 0
     host: str = ""
+    torch_threads: int = 0
     jobs: list[str] = field(default_factory=list)
 
 
@@ -61,7 +62,13 @@ class RayBackend(LocalBackend):
             self.resolve_source()  # build the tiny model once here, not in each worker at the same time
         self._started_ray = not ray.is_initialized()
         if self._started_ray:
-            ray.init(**_init_args(address, workers, cpus_per_worker))
+            try:
+                ray.init(**_init_args(address, workers, cpus_per_worker))
+            except (ConnectionError, RuntimeError, ValueError) as error:
+                raise BackendUnavailable(
+                    f"Could not start or reach Ray at VACE_RAY_ADDRESS={address!r} ({error}). Start a head with "
+                    "`ray start --head`, use `local`, or unset VACE_RAY_ADDRESS to generate in this process."
+                ) from None
         gpus = int(ray.cluster_resources().get("GPU", 0))
         count = workers or max(gpus, 1)
         gpus_per_worker = 1 if gpus >= count and device in ("auto", "cuda") else 0
@@ -73,6 +80,7 @@ class RayBackend(LocalBackend):
         ]
         self._idle: queue.Queue[WorkerSlot] = queue.Queue()
         self.running: dict[str, WorkerSlot] = {}  # job id -> the slot running it (for the status line and tests)
+        self.broken: dict[int, str] = {}  # worker index -> why it cannot start (its constructor failed)
         for slot in self.slots:
             threading.Thread(target=self._return_when_alive, args=(slot,), daemon=True,
                              name=f"ray-worker-{slot.index}").start()
@@ -136,6 +144,8 @@ class RayBackend(LocalBackend):
         while True:
             if reporter.cancelled:
                 raise GenerationCancelled()
+            if len(self.broken) == len(self.slots):
+                raise BackendUnavailable(f"No Ray worker could start: {next(iter(self.broken.values()))}")
             try:
                 return self._idle.get(timeout=self.poll_s)
             except queue.Empty:
@@ -197,9 +207,13 @@ class RayBackend(LocalBackend):
             try:
                 answer = ray.get(slot.handle.ping.remote())
                 break
-            except RayActorError:
+            except RayActorError as error:
+                if getattr(error, "actor_init_failed", False):  # not a crash: restarting cannot help
+                    self.broken[slot.index] = _reason(error)
+                    log.error("Ray worker %s cannot start: %s", slot.index, error)
+                    return
                 time.sleep(0.2)
-        slot.pid, slot.host = answer["pid"], answer["host"]
+        slot.pid, slot.host, slot.torch_threads = answer["pid"], answer["host"], answer["torch_threads"]
         self._idle.put(slot)
 
 

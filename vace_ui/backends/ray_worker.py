@@ -57,13 +57,18 @@ class GenerationWorker:
             models = REPO_ROOT / "models"
         self.index = index
         self.backend = LocalBackend(model, models, device)
-        self.backend.load()
+        try:
+            self.backend.load()
+        except BackendUnavailable:  # weights missing here: each job then fails with the download command
+            pass
         self.jobs: dict[str, _WorkerReporter] = {}
         self.jobs_done = 0
 
     @ray.method(concurrency_group=CONTROL)
     def ping(self) -> dict:
-        return {"index": self.index, "pid": os.getpid(), "host": socket.gethostname(), "device": self.backend.device(),
+        import torch
+
+        return {"torch_threads": torch.get_num_threads(), "index": self.index, "pid": os.getpid(), "host": socket.gethostname(), "device": self.backend.device(),
                 "jobs_done": self.jobs_done}
 
     @ray.method(concurrency_group=CONTROL)
