@@ -68,8 +68,8 @@ class GenerationWorker:
     def ping(self) -> dict:
         import torch
 
-        return {"torch_threads": torch.get_num_threads(), "index": self.index, "pid": os.getpid(), "host": socket.gethostname(), "device": self.backend.device(),
-                "jobs_done": self.jobs_done}
+        return {"index": self.index, "pid": os.getpid(), "host": socket.gethostname(), "device": self.backend.device(),
+                "jobs_done": self.jobs_done, "torch_threads": torch.get_num_threads()}
 
     @ray.method(concurrency_group=CONTROL)
     def events(self, job_id: str, since: int) -> list[tuple[str, int, int, str]]:
