@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -31,11 +30,11 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=4)
     args = parser.parse_args()
 
-    import diffusers
     import numpy as np
     import ray
     import torch
 
+    from bench.environment import describe
     from vace_ui.backends.local import LocalBackend
     from vace_ui.backends.ray_backend import RayBackend, _init_args
     from vace_ui.backends.tiny_model import ensure_tiny_model
@@ -115,11 +114,9 @@ def main() -> None:
     local_s, ray_s = statistics.median(per_job["local"]), statistics.median(per_job["ray"])
     one, two, local_rate = (statistics.median(rates[key]) for key in (1, 2, "local"))
     print(f"\n== scale-out, tiny model, Edit 128x128x9, {args.steps} steps; {args.rounds} interleaved rounds ==")
-    print(f"python {platform.python_version()}, ray {ray.__version__}, torch {torch.__version__}, "
-          f"diffusers {diffusers.__version__}; CPU: {platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} cores, load average {load_before:.1f} -> {os.getloadavg()[0]:.1f}; "
-          f"1 CPU per worker; torch threads: in process {torch.get_num_threads()}, "
-          f"workers {threads_note}")
+    print(describe(["ray", "torch", "diffusers", "av", "numpy"]))
+    print(f"load average {load_before:.1f} -> {os.getloadavg()[0]:.1f}; 1 CPU per worker; torch threads: "
+          f"in process {torch.get_num_threads()}, workers {threads_note}")
     print(f"per-job time, in process:             {local_s:.3f} s (median of {len(per_job['local'])})")
     print(f"per-job time, Ray (1 worker):         {ray_s:.3f} s -> {ray_s / local_s:.2f}x in process "
           "(target <= 1.15x)")
