@@ -122,7 +122,7 @@ def main() -> None:
           "(target <= 1.15x)")
     local_out, ray_out = statistics.median(outside["local"]), statistics.median(outside["ray"])
     print(f"job path outside the pipeline call:   in process {local_out:.3f} s, Ray {ray_out:.3f} s "
-          f"(+{ray_out - local_out:.3f} s per job for Ray: transfer, polling, remux)")
+          f"({ray_out - local_out:+.3f} s per job for Ray: transfer, polling, remux)")
     print(f"throughput, {args.jobs} jobs at once, in process: {local_rate:.3f} jobs/s (one at a time)")
     print(f"throughput, {args.jobs} jobs at once, 1 worker:   {one:.3f} jobs/s")
     print(f"throughput, {args.jobs} jobs at once, 2 workers:  {two:.3f} jobs/s -> {two / one:.2f}x of 1 worker")
