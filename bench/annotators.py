@@ -118,7 +118,9 @@ def bare_operation(name: str):
             out = []
             for frame in frames:
                 canvas = np.full(frame.shape, 255, dtype=np.uint8)
-                found, _ = cv2.findContours(mask_of(frame).astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+                found, _ = cv2.findContours(
+                    mask_of(frame).astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE
+                )
                 out.append(cv2.drawContours(canvas, found, -1, (0, 0, 0), 3))
             return out
 
@@ -279,14 +281,21 @@ def main() -> None:
             "layout": "findContours + drawContours",
         }
         for row in speed(frames, repeats):
-            print(f"{row['name']:<10} {row['ours_fps']:>9.1f} {row['bare_fps']:>9.1f} {row['ratio']:>14.2f}x  {bare_ops[row['name']]}")
+            name, ours, bare = row["name"], row["ours_fps"], row["bare_fps"]
+            print(f"{name:<10} {ours:>9.1f} {bare:>9.1f} {row['ratio']:>14.2f}x  {bare_ops[name]}")
 
         big = tmp_dir / "1080p.mp4"
         start = time.perf_counter()
         write_mp4(big, synthetic_frames(1920, 1080, seconds * fps, seed=1), fps, 1920, 1080)
-        print(f"\nMemory: {seconds} s 1920x1080 at {fps} fps ({seconds * fps} frames, {big.stat().st_size / 2**20:.1f} MiB, "
-              f"made in {time.perf_counter() - start:.0f} s), decoded with PyAV, annotated at {TARGET[0]}x{TARGET[1]}, encoded")
-        print(f"{'annotator':<10} {'frames':>6} {'time s':>7} {'load MiB':>9} {'peak growth MiB':>16} {'streaming growth MiB':>21}")
+        print(
+            f"\nMemory: {seconds} s 1920x1080 at {fps} fps ({seconds * fps} frames, "
+            f"{big.stat().st_size / 2**20:.1f} MiB, made in {time.perf_counter() - start:.0f} s), decoded with PyAV, "
+            f"annotated at {TARGET[0]}x{TARGET[1]}, encoded"
+        )
+        print(
+            f"{'annotator':<10} {'frames':>6} {'time s':>7} {'load MiB':>9} {'peak growth MiB':>16} "
+            f"{'streaming growth MiB':>21}"
+        )
         for row in memory(big, tmp_dir, names):
             print(f"{row['name']:<10} {row['frames']:>6} {row['seconds']:>7.1f} {row['load_mb']:>9.1f} "
                   f"{row['peak_growth_mb']:>16.1f} {row['streaming_growth_mb']:>21.1f}")

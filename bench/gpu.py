@@ -165,11 +165,13 @@ def cached_call_seconds(pipe, model) -> float:
     tokens = (frames - 1) // 4 + 1
     device, dtype = ("cuda", torch.bfloat16) if CUDA else ("cpu", torch.float32)
     cfg = MODEL_SPECS[model].transformer
-    inputs = dict(hidden_states=torch.randn(1, 16, tokens, height // 8, width // 8, device=device, dtype=dtype),
-                  timestep=torch.tensor([500.0], device=device),
-                  encoder_hidden_states=torch.randn(1, 512, cfg["text_dim"], device=device, dtype=dtype),
-                  control_hidden_states=torch.randn(1, 96, tokens, height // 8, width // 8, device=device, dtype=dtype),
-                  return_dict=False)
+    inputs = dict(
+        hidden_states=torch.randn(1, 16, tokens, height // 8, width // 8, device=device, dtype=dtype),
+        timestep=torch.tensor([500.0], device=device),
+        encoder_hidden_states=torch.randn(1, 512, cfg["text_dim"], device=device, dtype=dtype),
+        control_hidden_states=torch.randn(1, 96, tokens, height // 8, width // 8, device=device, dtype=dtype),
+        return_dict=False,
+    )
     with torch.no_grad(), pipe.transformer.cache_context("bench"):
         pipe.transformer(**inputs)
         sync()
@@ -237,7 +239,9 @@ def table(rows, model, peak_tflops):
     width, height = SIZES[model]
     frames = 9 if model == "tiny-random" else 81
     flops = transformer_flops(MODEL_SPECS[model], width, height, frames)
-    base = next((r.guided for r in rows if r.speed == SpeedMode.OFF.value and r.memory == MemoryMode.GPU.value), math.nan)
+    base = next(
+        (r.guided for r in rows if r.speed == SpeedMode.OFF.value and r.memory == MemoryMode.GPU.value), math.nan
+    )
     lines = [f"### {model} at {width}x{height}, {frames} frames",
              f"Transformer FLOPs per call {flops:.3g}; per guided step (two calls) {2 * flops:.3g}.", "",
              "| speed | memory | attention | compiled | s/step guided | s/step unguided | cached call s | VAE enc s | "

@@ -10,9 +10,9 @@ from vace_ui.core.settings import GenerationSettings
 from vace_ui.jobs.context import file_context
 from vace_ui.jobs.preview import compile_preview
 from vace_ui.jobs.store import JobStatus
+from vace_ui.media.video import probe_video
 from vace_ui.services import create_services
 from vace_ui.ui.tabs import quick_control_preview
-from vace_ui.media.video import probe_video
 
 
 def test_preview_then_generate_reuses_the_control(tmp_path, tiny_models_dir, media_dir):
@@ -35,8 +35,12 @@ def test_a_different_clip_or_kind_is_not_served_from_the_cache(tmp_path, media_d
     cache = ControlCache()
     settings = GenerationSettings(prompt="a", size="128x128", num_frames=9)
     gray = compile_preview(RepaintRequest(str(media_dir / "square.mp4"), "gray"), settings, file_context(cache=cache))
-    canny = compile_preview(RepaintRequest(str(media_dir / "square.mp4"), "canny"), settings, file_context(cache=cache))
-    other = compile_preview(RepaintRequest(str(media_dir / "square30.mp4"), "gray"), settings, file_context(cache=cache))
+    canny = compile_preview(
+        RepaintRequest(str(media_dir / "square.mp4"), "canny"), settings, file_context(cache=cache)
+    )
+    other = compile_preview(
+        RepaintRequest(str(media_dir / "square30.mp4"), "gray"), settings, file_context(cache=cache)
+    )
     assert cache.hits == 0 and cache.misses == 3
     assert not np.array_equal(gray.video, canny.video) and not np.array_equal(gray.video, other.video)
 

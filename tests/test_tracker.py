@@ -81,7 +81,9 @@ def test_backward_propagation_from_a_last_frame_keyframe():
 
 def test_keyframe_corrects_a_cut_the_tracker_cannot_follow():
     # At frame 10 the square jumps across the frame (a cut): propagation from frame 0 cannot know.
-    path = lambda t: (40 + 2 * t, 40) if t < 10 else (120, 95 - t)
+    def path(t):
+        return (40 + 2 * t, 40) if t < 10 else (120, 95 - t)
+
     frames, truths = render(18, path=path)
     alone = track_masks(frames, {0: truths[0]})
     assert ious(alone, truths)[12:].max() < 0.3  # lost after the cut
@@ -94,7 +96,9 @@ def test_keyframe_corrects_a_cut_the_tracker_cannot_follow():
 
 
 def test_occluder_is_cut_out_and_the_object_comes_back():
-    bar = lambda t: (150 - 8 * t, 150 - 8 * t + 14) if 4 <= t <= 16 else None
+    def bar(t):
+        return (150 - 8 * t, 150 - 8 * t + 14) if 4 <= t <= 16 else None
+
     frames, truths = render(24, size=(192, 128), path=lambda t: (60 + 2 * t, 64), bar=bar)
     masks = track_masks(frames, {0: truths[0]})
     scores = ious(masks, truths)
@@ -136,7 +140,9 @@ def test_progress_and_refiner_run_on_every_propagated_frame():
         calls.append(frame.shape)
         return ops.box(mask)
 
-    masks = track_masks(frames, {2: truths[2], 6: truths[6]}, refiner=refine, progress=lambda d, t: seen.append((d, t)))
+    masks = track_masks(
+        frames, {2: truths[2], 6: truths[6]}, refiner=refine, progress=lambda d, t: seen.append((d, t))
+    )
     assert len(calls) == 7 and calls[0] == (128, 160, 3)  # frames 0, 1, 3, 4, 5, 7, 8
     # steps: 2 backward + 2 forward + 2 x 3 between the keyframes + 7 refinements
     assert seen[-1] == (17, 17) and [d for d, _ in seen] == list(range(1, 18))

@@ -1,10 +1,12 @@
 """Control annotators. Importing this package registers every annotator (their heavy imports stay lazy).
 
-Registry order is the order the UI lists them: weight-free first, then those needing weight files.
+Registry order is the order the UI lists them: weight-free first, then those needing weight files, so the imports
+below keep that order rather than an alphabetical one.
 """
+# ruff: noqa: I001
 
 from . import basic  # noqa: F401  (registers gray, canny)
-from . import lineart, flow, layout, depth, pose, scribble  # noqa: F401,I001  (registers the rest, in this order)
+from . import lineart, flow, layout, depth, pose, scribble  # noqa: F401  (registers the rest, in this order)
 from .base import Annotator, AnnotatorError, AnnotatorStream, as_rgb, available, get, needing_weights, register
 from .layout import LayoutStyle, box_path
 from .weights import MODELS_ENV, models_dir

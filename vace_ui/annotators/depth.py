@@ -45,7 +45,9 @@ class DepthAnythingAnnotator(WeightedAnnotator):
     label = "Depth (Depth Anything V2)"
     weight_options = tuple(_depth_anything_files(variant) for variant in ("Large", "Base", "Small"))
 
-    def __init__(self, model: object | None = None, processor: object | None = None, device: str | None = None) -> None:
+    def __init__(
+        self, model: object | None = None, processor: object | None = None, device: str | None = None
+    ) -> None:
         super().__init__(model, device)
         self.processor = processor
 

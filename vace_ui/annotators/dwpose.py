@@ -12,7 +12,10 @@ import numpy as np
 DET_SIZE = (640, 640)  # (h, w) the YOLOX-L export expects
 _MEAN = np.array([123.675, 116.28, 103.53], dtype=np.float32)
 _STD = np.array([58.395, 57.12, 57.375], dtype=np.float32)
-_MMPOSE_TO_OPENPOSE = ([17, 6, 8, 10, 7, 9, 12, 14, 16, 13, 15, 2, 1, 4, 3], [1, 2, 3, 4, 6, 7, 8, 9, 10, 12, 13, 14, 15, 16, 17])
+_MMPOSE_TO_OPENPOSE = (
+    [17, 6, 8, 10, 7, 9, 12, 14, 16, 13, 15, 2, 1, 4, 3],
+    [1, 2, 3, 4, 6, 7, 8, 9, 10, 12, 13, 14, 15, 16, 17],
+)
 
 
 def _nms(boxes: np.ndarray, scores: np.ndarray, threshold: float) -> list[int]:
@@ -48,7 +51,9 @@ def detect_people(session, image: np.ndarray, score_threshold: float = 0.3) -> n
         strides.append(np.full((grids[-1].shape[0], 1), stride))
     grid, stride = np.concatenate(grids), np.concatenate(strides)
     if predictions.shape[0] != grid.shape[0]:
-        raise ValueError(f"detector gave {predictions.shape[0]} anchors; a {DET_SIZE[1]}x{DET_SIZE[0]} YOLOX has {grid.shape[0]}")
+        raise ValueError(
+            f"detector gave {predictions.shape[0]} anchors; a {DET_SIZE[1]}x{DET_SIZE[0]} YOLOX has {grid.shape[0]}"
+        )
     centres = (predictions[:, :2] + grid) * stride
     sizes = np.exp(predictions[:, 2:4]) * stride
     boxes = np.concatenate([centres - sizes / 2, centres + sizes / 2], axis=1) / ratio
@@ -68,7 +73,9 @@ def _warp_matrix(center: np.ndarray, scale: np.ndarray, size: tuple[int, int]) -
 
     out_w, out_h = size
     src = np.array([center, center + [0.0, -scale[0] * 0.5], center + [-scale[0] * 0.5, 0.0]], dtype=np.float32)
-    dst = np.array([[out_w * 0.5, out_h * 0.5], [out_w * 0.5, out_h * 0.5 - out_w * 0.5], [0.0, out_h * 0.5]], dtype=np.float32)
+    dst = np.array(
+        [[out_w * 0.5, out_h * 0.5], [out_w * 0.5, out_h * 0.5 - out_w * 0.5], [0.0, out_h * 0.5]], dtype=np.float32
+    )
     return cv2.getAffineTransform(src, dst)
 
 
@@ -84,10 +91,18 @@ def estimate_keypoints(session, image: np.ndarray, boxes: np.ndarray) -> tuple[n
         center = np.array([(x0 + x1) * 0.5, (y0 + y1) * 0.5], dtype=np.float32)
         scale = np.array([(x1 - x0) * 1.25, (y1 - y0) * 1.25], dtype=np.float32)
         aspect = in_w / in_h  # widen or heighten the box to the model's aspect
-        scale = np.array([scale[0], scale[0] / aspect]) if scale[0] > scale[1] * aspect else np.array([scale[1] * aspect, scale[1]])
-        crop = cv2.warpAffine(image, _warp_matrix(center, scale, (in_w, in_h)), (int(in_w), int(in_h)), flags=cv2.INTER_LINEAR)
+        scale = (
+            np.array([scale[0], scale[0] / aspect])
+            if scale[0] > scale[1] * aspect
+            else np.array([scale[1] * aspect, scale[1]])
+        )
+        crop = cv2.warpAffine(
+            image, _warp_matrix(center, scale, (in_w, in_h)), (int(in_w), int(in_h)), flags=cv2.INTER_LINEAR
+        )
         blob = ((crop.astype(np.float32) - _MEAN) / _STD).transpose(2, 0, 1)[None]
-        simcc_x, simcc_y = session.run(None, {session.get_inputs()[0].name: np.ascontiguousarray(blob, dtype=np.float32)})[:2]
+        simcc_x, simcc_y = session.run(
+            None, {session.get_inputs()[0].name: np.ascontiguousarray(blob, dtype=np.float32)}
+        )[:2]
         x_locs, y_locs = simcc_x[0].argmax(axis=1), simcc_y[0].argmax(axis=1)
         points = np.stack([x_locs, y_locs], axis=-1).astype(np.float32) / 2.0  # SimCC split ratio 2
         scores = np.minimum(simcc_x[0].max(axis=1), simcc_y[0].max(axis=1))
@@ -119,7 +134,11 @@ class DWPoseOnnx:
     def from_files(cls, detector_path: str, pose_path: str, device: str = "cpu") -> DWPoseOnnx:
         import onnxruntime
 
-        providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if device.startswith("cuda") else ["CPUExecutionProvider"]
+        providers = (
+            ["CUDAExecutionProvider", "CPUExecutionProvider"]
+            if device.startswith("cuda")
+            else ["CPUExecutionProvider"]
+        )
         available = set(onnxruntime.get_available_providers())
         providers = [p for p in providers if p in available] or ["CPUExecutionProvider"]
         return cls(

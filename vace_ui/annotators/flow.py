@@ -10,7 +10,14 @@ from .base import Annotator, AnnotatorStream, register
 def make_colorwheel() -> np.ndarray:
     """The Middlebury colour wheel (Baker et al. 2007): 55 RGB colours, float32 in 0..255, hue order
     red, yellow, green, cyan, blue, magenta."""
-    segments = [(15, 0, 1, True), (6, 1, 0, False), (4, 1, 2, True), (11, 2, 1, False), (13, 2, 0, True), (6, 0, 2, False)]
+    segments = [
+        (15, 0, 1, True),
+        (6, 1, 0, False),
+        (4, 1, 2, True),
+        (11, 2, 1, False),
+        (13, 2, 0, True),
+        (6, 0, 2, False),
+    ]
     wheel = np.zeros((55, 3), dtype=np.float32)
     start = 0
     for length, full, ramp, rising in segments:

@@ -136,10 +136,12 @@ class LayoutAnnotator(Annotator):
         stream = LayoutTrackStream(self, "mask" if masks is not None else "box", masks if masks is not None else boxes)
         yield from self.run_stream(stream, stream.remember_size(frames), total, progress, size)
 
-    def process_masks(self, masks: Iterable[np.ndarray], total: int = 0, progress: Progress | None = None) -> Iterator[np.ndarray]:
+    def process_masks(
+        self, masks: Iterable[np.ndarray], total: int = 0, progress: Progress | None = None
+    ) -> Iterator[np.ndarray]:
         """Layout pictures straight from a mask sequence (each picture has its mask's size). Masks are bool or
         uint8 (bright = object)."""
-        pictures = (mask.astype(np.uint8) * 255 if getattr(mask, "dtype", None) == bool else mask for mask in masks)
+        pictures = (mask.astype(np.uint8) * 255 if np.asarray(mask).dtype.kind == "b" else mask for mask in masks)
         return super().process(pictures, total, progress)
 
     def process_boxes(

@@ -10,7 +10,9 @@ from .base import Annotator, register
 from .weights import import_quietly
 
 
-def lineart_standard(frame: np.ndarray, sigma: float = 6.0, threshold: int = 8, detect_resolution: int = 512) -> np.ndarray:
+def lineart_standard(
+    frame: np.ndarray, sigma: float = 6.0, threshold: int = 8, detect_resolution: int = 512
+) -> np.ndarray:
     """The same computation as controlnet-aux's LineartStandardDetector, without importing torch: pixels darker
     than their Gaussian-blurred surroundings become white lines on black, normalised by the median line
     strength, computed at `detect_resolution` (short side, rounded to 64) and resized back to the frame."""

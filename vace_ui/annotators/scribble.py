@@ -43,7 +43,11 @@ class HedScribbleAnnotator(_ScribbleAnnotator):
     weight_options = ((WeightFile("lllyasviel/Annotators", "ControlNetHED.pth", "Annotators"),),)
 
     def build(self, option: int, paths: Sequence[Path], device: str) -> object:
-        return import_quietly("controlnet_aux.hed").HEDdetector.from_pretrained(str(paths[0].parent), filename=paths[0].name).to(device)
+        return (
+            import_quietly("controlnet_aux.hed")
+            .HEDdetector.from_pretrained(str(paths[0].parent), filename=paths[0].name)
+            .to(device)
+        )
 
 
 @register

@@ -107,7 +107,9 @@ def full_mask(num_frames: int, width: int, height: int, generate: bool = True) -
     return np.full((num_frames, height, width), generate, dtype=bool)
 
 
-def fit_references(ctx: CompileContext, references: Iterable[ReferenceImage], width: int, height: int) -> list[np.ndarray]:
+def fit_references(
+    ctx: CompileContext, references: Iterable[ReferenceImage], width: int, height: int
+) -> list[np.ndarray]:
     """Each reference scaled to fit the output size, centred on white; transparency composited onto white."""
     return [
         fit_on_canvas(ctx.media.image(ref.path, f"reference {index}"), width, height)

@@ -1,8 +1,8 @@
 """The masks a user draws or clicks on chosen frames of one clip, and how they become a per-frame mask clip.
 
 A keyframe holds the whole mask from its frame on (until the next keyframe): with mask_type `fixed` it is held
-still, with `tracking` it is carried along by the tracker (masks/) and overrides the propagation from its frame. An empty
-keyframe (`clear`) is meaningful: "nothing to generate from here on". `remove` forgets a keyframe instead.
+still, with `tracking` it is carried along by the tracker (masks/) and overrides the propagation from its frame. An
+empty keyframe (`clear`) is meaningful: "nothing to generate from here on". `remove` forgets a keyframe instead.
 """
 
 from __future__ import annotations

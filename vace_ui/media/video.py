@@ -104,7 +104,9 @@ def iter_frames(path: str | Path, indices: Sequence[int] | None = None, field: s
                 yield array
                 position += 1
         if wanted is not None and position < len(wanted):
-            raise MediaError(field, f"ended at frame {index} before frame {wanted[position]}; the file may be truncated.")
+            raise MediaError(
+                field, f"ended at frame {index} before frame {wanted[position]}; the file may be truncated."
+            )
     finally:
         container.close()
 
@@ -186,7 +188,10 @@ def copy_with_metadata(source: str | Path, path: str | Path, metadata: dict) -> 
     handle, temp_name = tempfile.mkstemp(suffix=".mp4", prefix=".partial-", dir=path.parent)
     os.close(handle)
     try:
-        with av.open(str(source)) as src, av.open(temp_name, "w", format="mp4", options={"movflags": "+faststart"}) as dst:
+        with (
+            av.open(str(source)) as src,
+            av.open(temp_name, "w", format="mp4", options={"movflags": "+faststart"}) as dst,
+        ):
             dst.metadata[METADATA_KEY] = json.dumps(metadata, sort_keys=True)
             in_stream = src.streams.video[0]
             out_stream = dst.add_stream_from_template(in_stream)
