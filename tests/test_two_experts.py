@@ -75,3 +75,36 @@ def test_catalog_lists_the_a14b_and_settings_check_the_new_fields():
         GenerationSettings(prompt="x", boundary_ratio=1.5).validate()
     restored = GenerationSettings.from_dict(GenerationSettings(guidance_scale_2=2.5, boundary_ratio=0.9).to_dict())
     assert (restored.guidance_scale_2, restored.boundary_ratio) == (2.5, 0.9)
+
+
+def test_speed_and_memory_modes_reach_both_experts(tmp_path):
+    from vace_ui.backends.local_modes import cache_stats, configure_pipeline, experts, prepare_run
+    from vace_ui.backends.tiny_model import build_tiny_pipeline
+    from vace_ui.backends.vace_cache import vace_cache_handle
+
+    pipe = build_tiny_pipeline(two_experts=True)
+    applied = configure_pipeline(pipe, "balanced", "fp8_storage", "cpu", False)
+    assert applied.storage_dtype == "float8_e4m3fn" and len(experts(pipe)) == 2
+    for transformer in experts(pipe):
+        assert vace_cache_handle(transformer) is not None
+        assert any(p.dtype.is_floating_point and p.element_size() == 1 for p in transformer.parameters())
+    prepare_run(pipe)
+    pipe(prompt="a dog", video=None, height=32, width=32, num_frames=5, num_inference_steps=4, guidance_scale=1.0,
+         output_type="np")
+    stats = cache_stats(pipe)
+    assert len(stats["per_expert"]) == 2
+    assert all(item["computed_calls"] + item["cached_calls"] > 0 for item in stats["per_expert"])
+
+
+def test_estimate_counts_both_experts():
+    from vace_ui.backends.local_estimate import RunModes, RunShape, estimate_vram_gb
+    from vace_ui.backends.wan_specs import VACE_14B, transformer_params
+
+    one = RunShape("Wan-AI/Wan2.1-VACE-14B-diffusers")
+    two = RunShape("linoyts/Wan2.2-VACE-Fun-14B-diffusers")
+    on_gpu = RunModes("off", "gpu")
+    second_expert_gb = transformer_params(VACE_14B) * 2 / 1e9  # about 35 GB in bf16, as the hub's shards
+    assert estimate_vram_gb(two, on_gpu) - estimate_vram_gb(one, on_gpu) == pytest.approx(second_expert_gb)
+    assert 33 < second_expert_gb < 36
+    offload = RunModes("off", "model_offload")  # one expert on the device at a time
+    assert estimate_vram_gb(two, offload) == pytest.approx(estimate_vram_gb(one, offload))

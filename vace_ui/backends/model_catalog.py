@@ -25,8 +25,8 @@ class ModelEntry:
 def load_catalog(path: Path = REPO_ROOT / "models" / "catalog.json") -> dict[str, ModelEntry]:
     data = json.loads(Path(path).read_text())
     return {
-        model_id: ModelEntry(model_id, entry["label"], entry["approx_download_gb"], tuple(entry["sizes"]), entry["folder"],
-                             entry.get("experts", 1))
+        model_id: ModelEntry(model_id, entry["label"], entry["approx_download_gb"], tuple(entry["sizes"]),
+                             entry["folder"], entry.get("experts", 1))
         for model_id, entry in data.items()
     }
 
