@@ -108,3 +108,17 @@ def test_estimate_counts_both_experts():
     assert 33 < second_expert_gb < 36
     offload = RunModes("off", "model_offload")  # one expert on the device at a time
     assert estimate_vram_gb(two, offload) == pytest.approx(estimate_vram_gb(one, offload))
+
+
+def test_switching_models_drops_the_old_pipeline(backend, tiny_models_dir):
+    import gc
+    import weakref
+
+    local = LocalBackend(backend.model, tiny_models_dir, device="cpu")
+    old = weakref.ref(local.load())
+    assert old().transformer_2 is not None
+    report = local.use_model("tiny-random")
+    gc.collect()
+    assert old() is None, "the previous pipeline is still referenced"
+    assert report["after"]["rss_bytes"] <= report["before"]["rss_bytes"] * 1.10
+    assert getattr(local.load(), "transformer_2", None) is None and local.is_tiny

@@ -138,6 +138,23 @@ class LocalBackend(Backend):
         self._pipe = pipe
         return pipe
 
+    def use_model(self, model: str) -> dict:
+        """Switch to `model` (catalog id, hub id, folder or tiny-random): the old pipeline is dropped and its memory
+        freed before the new one loads on the next job. Returns process RSS and CUDA allocated bytes before and
+        after the release (what came back)."""
+        import gc
+
+        import torch
+
+        if model == self.model:
+            return {}
+        before = _memory_now()
+        self._pipe, self._loras, self.model = None, (), model
+        gc.collect()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        return {"before": before, "after": _memory_now()}
+
     def _set_scheduler(self, pipe, settings: GenerationSettings) -> None:
         from diffusers import DPMSolverMultistepScheduler, FlowMatchEulerDiscreteScheduler, UniPCMultistepScheduler
 
@@ -269,6 +286,17 @@ class LocalBackend(Backend):
 
     def _call(self, pipe, **kwargs):
         return _gpu_call(pipe, kwargs)
+
+
+def _memory_now() -> dict:
+    import torch
+
+    try:
+        rss = int(Path("/proc/self/statm").read_text().split()[1]) * 4096
+    except (OSError, IndexError, ValueError):
+        rss = None
+    cuda = torch.cuda.memory_allocated() if torch.cuda.is_available() else None
+    return {"rss_bytes": rss, "cuda_allocated_bytes": cuda}
 
 
 def _expert_kwargs(pipe, settings: GenerationSettings) -> dict:

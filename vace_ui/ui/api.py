@@ -18,6 +18,7 @@ from collections.abc import Callable
 
 import gradio as gr
 
+from ..backends.model_catalog import load_catalog
 from ..core.errors import InputError, MediaError
 from ..core.requests import EditRequest, ExtendRequest, OutpaintRequest, ReferenceRequest, RepaintRequest
 from ..core.settings import GenerationSettings
@@ -32,7 +33,9 @@ SETTINGS_DOC = (
     "conditioning_scale (0-2), seed (-1 = random), solver (unipc, euler, dpm++), fit (keep_aspect, crop, pad), "
     "timing (resample, every_frame, squeeze), speed_mode (off, balanced, fast), memory_mode (auto, gpu, "
     "model_offload, group_offload, fp8_storage), vae_tiling, loras ([{path, scale}]), and `backend` (local, "
-    "dashscope, wavespeed, replicate, comfyui, jiekou)."
+    "dashscope, wavespeed, replicate, comfyui, jiekou), `model` (local only: a catalog id such as "
+    "linoyts/Wan2.2-VACE-Fun-14B-diffusers, a folder or tiny-random; switching frees the previous model), and for "
+    "two-expert models guidance_scale_2 and boundary_ratio."
 )
 # Default of `settings` in the endpoint signatures: optional file parameters default to None (so MCP clients may
 # leave them out) and Python needs a default after them; a non-None default keeps `settings` required for Gradio.
@@ -58,6 +61,8 @@ def _settings(data) -> GenerationSettings:
 def _run(services: Services, build: Callable[[], object], settings) -> tuple[str, dict]:
     try:
         backend = settings.get("backend", services.config.backend) if isinstance(settings, dict) else None
+        if isinstance(settings, dict) and settings.get("model") and backend == "local":
+            services.local.use_model(str(settings["model"]))  # endpoints share the "gpu" queue: no job is running
         job = services.runner.create(build(), _settings(settings), backend)
     except (InputError, MediaError, ValueError) as error:
         raise gr.Error(str(error), print_exception=False) from None
@@ -78,7 +83,8 @@ def render_api(services: Services) -> None:
     gpu = {"concurrency_id": "gpu", "concurrency_limit": services.gpu_slots}  # one per Ray worker
     with gr.Column(visible=False):
         result, record = gr.File(label="result"), gr.JSON(label="job")
-        settings = SettingsJSON(label="settings", schema=settings_schema(list(services.backends)))
+        models = list(load_catalog())
+        settings = SettingsJSON(label="settings", schema=settings_schema(list(services.backends), models))
 
         refs = [_file(f"reference_{index}") for index in (1, 2, 3)]
         roles = gr.Textbox(label="roles", value="subject,subject,subject")
