@@ -62,7 +62,8 @@ def _run(services: Services, build: Callable[[], object], settings) -> tuple[str
     try:
         backend = settings.get("backend", services.config.backend) if isinstance(settings, dict) else None
         if isinstance(settings, dict) and settings.get("model") and backend == "local":
-            services.local.use_model(str(settings["model"]))  # endpoints share the "gpu" queue: no job is running
+            # With one GPU slot the "gpu" queue runs one job at a time, so no job holds the old pipeline here.
+            services.local.use_model(str(settings["model"]))
         job = services.runner.create(build(), _settings(settings), backend)
     except (InputError, MediaError, ValueError) as error:
         raise gr.Error(str(error), print_exception=False) from None
