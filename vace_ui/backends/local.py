@@ -24,7 +24,8 @@ log = logging.getLogger(__name__)
 
 HONOURED_SETTINGS = frozenset(
     {"prompt", "negative_prompt", "size", "num_frames", "steps", "guidance_scale", "flow_shift",
-     "conditioning_scale", "seed", "solver", "fit", "timing", "loras", "speed_mode", "memory_mode", "vae_tiling"}
+     "conditioning_scale", "seed", "solver", "fit", "timing", "loras", "speed_mode", "memory_mode", "vae_tiling",
+     "guidance_scale_2", "boundary_ratio"}
 )
 
 
@@ -137,6 +138,23 @@ class LocalBackend(Backend):
         self._pipe = pipe
         return pipe
 
+    def use_model(self, model: str) -> dict:
+        """Switch to `model` (catalog id, hub id, folder or tiny-random): the old pipeline is dropped and its memory
+        freed before the new one loads on the next job. Returns process RSS and CUDA allocated bytes before and
+        after the release (what came back)."""
+        import gc
+
+        import torch
+
+        if model == self.model:
+            return {}
+        before = _memory_now()
+        self._pipe, self._loras, self.model = None, (), model
+        gc.collect()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        return {"before": before, "after": _memory_now()}
+
     def _set_scheduler(self, pipe, settings: GenerationSettings) -> None:
         from diffusers import DPMSolverMultistepScheduler, FlowMatchEulerDiscreteScheduler, UniPCMultistepScheduler
 
@@ -194,6 +212,7 @@ class LocalBackend(Backend):
                 reporter.phase(Phase.DENOISE, step + 1, settings.steps)
             return callback_kwargs
 
+        experts = _expert_kwargs(pipe, settings)
         reporter.phase(Phase.ENCODE)
         call_start = time.perf_counter()
         output = self._call(
@@ -212,6 +231,7 @@ class LocalBackend(Backend):
             generator=torch.Generator(device="cpu").manual_seed(int(job.seed)),
             output_type="np",
             callback_on_step_end=make_step_callback(applied, on_step_end),
+            **experts,
         )
         end = time.perf_counter()
         if step_times:
@@ -266,6 +286,29 @@ class LocalBackend(Backend):
 
     def _call(self, pipe, **kwargs):
         return _gpu_call(pipe, kwargs)
+
+
+def _memory_now() -> dict:
+    import torch
+
+    try:
+        rss = int(Path("/proc/self/statm").read_text().split()[1]) * 4096
+    except (OSError, IndexError, ValueError):
+        rss = None
+    cuda = torch.cuda.memory_allocated() if torch.cuda.is_available() else None
+    return {"rss_bytes": rss, "cuda_allocated_bytes": cuda}
+
+
+def _expert_kwargs(pipe, settings: GenerationSettings) -> dict:
+    """Two-expert pipelines (Wan2.2 A14B: `transformer_2` and a `boundary_ratio` in the pipeline config): put the
+    job's boundary in effect (None: the model's published one, kept from loading) and pass guidance_scale_2."""
+    if getattr(pipe, "transformer_2", None) is None or pipe.config.boundary_ratio is None:
+        return {}
+    if not hasattr(pipe, "_vace_default_boundary"):
+        pipe._vace_default_boundary = pipe.config.boundary_ratio
+    boundary = settings.boundary_ratio if settings.boundary_ratio is not None else pipe._vace_default_boundary
+    pipe.register_to_config(boundary_ratio=float(boundary))
+    return {"guidance_scale_2": None if settings.guidance_scale_2 is None else float(settings.guidance_scale_2)}
 
 
 def _call_pipeline(pipe, kwargs):

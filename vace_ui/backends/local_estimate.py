@@ -173,9 +173,12 @@ class Estimate:
 
 
 def _weights_gb(spec: ModelSpec, memory: MemoryMode) -> dict:
+    """Weights in GB by component; a two-expert model counts both transformers ("transformer" = all experts,
+    "expert" = one: under offload only the expert of the current step is on the device)."""
     tr_bytes = 1 if memory is MemoryMode.FP8_STORAGE else 2
+    expert = transformer_params(spec.transformer) * tr_bytes / 1e9
     return {"text_encoder": spec.text_encoder_params * 2 / 1e9, "vae": spec.vae_params * 4 / 1e9,
-            "transformer": transformer_params(spec.transformer) * tr_bytes / 1e9}
+            "transformer": expert * spec.experts}
 
 
 def estimate_vram_gb(shape: RunShape, modes: RunModes, spec: ModelSpec | None = None) -> float:
@@ -200,7 +203,7 @@ def estimate_vram_gb(shape: RunShape, modes: RunModes, spec: ModelSpec | None = 
         embed_gb = 256_384 * 4096 * 2 / 1e9 if spec.text_encoder_params > 1e9 else w["text_encoder"]
         peak = max(2 * embed_gb, 3 * block_gb + act, vae_act + 0.1)
     else:  # MODEL_OFFLOAD and FP8_STORAGE (which also offloads the text encoder and VAE)
-        peak = max(w["text_encoder"] + 0.5, w["transformer"] + act, w["vae"] + vae_act)
+        peak = max(w["text_encoder"] + 0.5, w["transformer"] / spec.experts + act, w["vae"] + vae_act)
     return peak + OVERHEAD_GB
 
 

@@ -130,6 +130,13 @@ class AppliedConfig:
         return data
 
 
+def experts(pipe) -> list:
+    """The pipeline's transformers: [transformer] for Wan2.1, [transformer, transformer_2] for Wan2.2 A14B (the
+    high- and low-noise experts). Every speed and memory mode is applied to each."""
+    return [module for module in (getattr(pipe, "transformer", None), getattr(pipe, "transformer_2", None))
+            if module is not None]
+
+
 def applied_config(pipe) -> AppliedConfig | None:
     """The configuration currently in effect on `pipe` (None before the first `configure_pipeline`)."""
     return getattr(pipe, _ATTR, None)
@@ -191,14 +198,16 @@ def _apply_memory(pipe, mode: MemoryMode, device: str, compute_dtype) -> list[st
     elif mode is MemoryMode.GROUP_OFFLOAD:
         pipe.to("cpu")
         options = {"onload_device": torch.device(device), "offload_device": torch.device("cpu"), "use_stream": cuda}
-        pipe.transformer.enable_group_offload(offload_type="block_level", num_blocks_per_group=1, **options)
+        for transformer in experts(pipe):
+            transformer.enable_group_offload(offload_type="block_level", num_blocks_per_group=1, **options)
         if pipe.text_encoder is not None:
             apply_group_offloading(pipe.text_encoder, offload_type="leaf_level", **options)
         pipe.vae.enable_group_offload(offload_type="leaf_level", **options)
         if not cuda:
             notes.append("group offload without CUDA streams (no CUDA): weights move synchronously")
     elif mode is MemoryMode.FP8_STORAGE:
-        pipe.transformer.enable_layerwise_casting(storage_dtype=torch.float8_e4m3fn, compute_dtype=compute_dtype)
+        for transformer in experts(pipe):
+            transformer.enable_layerwise_casting(storage_dtype=torch.float8_e4m3fn, compute_dtype=compute_dtype)
         if cuda:
             pipe.enable_model_cpu_offload(device=device)
         else:
@@ -220,12 +229,20 @@ def _uncompile(module) -> None:
 
 def _apply_speed(pipe, plan: SpeedPlan, spec, device: str, memory: MemoryMode, previous: AppliedConfig | None,
                  compute_dtype):
+    """The speed plan on every expert (each gets its own cache state, attention backend and compilation)."""
+    result = None
+    for transformer in experts(pipe):
+        result = _apply_speed_one(transformer, plan, spec, device, memory, previous, compute_dtype)
+    return result
+
+
+def _apply_speed_one(transformer, plan: SpeedPlan, spec, device: str, memory: MemoryMode,
+                     previous: AppliedConfig | None, compute_dtype):
     import torch
     import torch._dynamo
 
     from .vace_cache import VaceCacheConfig, apply_vace_cache, remove_vace_cache
 
-    transformer = pipe.transformer
     notes = []
     remove_vace_cache(transformer)
     if getattr(transformer, "_cache_config", None) is not None:
@@ -343,18 +360,25 @@ def prepare_run(pipe) -> None:
     """Call before each generation: clears cache state a cancelled run may have left, and the cache counters."""
     from .vace_cache import vace_cache_handle
 
-    pipe.transformer._reset_stateful_cache()
-    handle = vace_cache_handle(pipe.transformer)
-    if handle is not None:
-        handle.stats.reset()
+    for transformer in experts(pipe):
+        transformer._reset_stateful_cache()
+        handle = vace_cache_handle(transformer)
+        if handle is not None:
+            handle.stats.reset()
 
 
 def cache_stats(pipe) -> dict | None:
     """Transformer calls computed and served from the cache since `prepare_run` (None when no cache is on)."""
     from .vace_cache import vace_cache_handle
 
-    handle = vace_cache_handle(pipe.transformer)
-    return handle.stats.to_dict() if handle is not None else None
+    handles = [vace_cache_handle(transformer) for transformer in experts(pipe)]
+    stats = [handle.stats.to_dict() for handle in handles if handle is not None]
+    if not stats:
+        return None
+    if len(stats) == 1:
+        return stats[0]
+    return {key: sum(item[key] for item in stats) if isinstance(stats[0][key], (int, float)) else stats[0][key]
+            for key in stats[0]} | {"per_expert": stats}
 
 
 def make_step_callback(applied: AppliedConfig | None,

@@ -16,6 +16,7 @@ class ModelEntry:
     approx_download_gb: float
     sizes: tuple[str, ...]
     folder: str
+    experts: int = 1  # 2: Wan2.2 A14B, a high-noise `transformer` and a low-noise `transformer_2`
 
     def download_command(self, models_dir: Path) -> str:
         return f"hf download {self.model_id} --local-dir {models_dir / self.folder}"
@@ -24,7 +25,8 @@ class ModelEntry:
 def load_catalog(path: Path = REPO_ROOT / "models" / "catalog.json") -> dict[str, ModelEntry]:
     data = json.loads(Path(path).read_text())
     return {
-        model_id: ModelEntry(model_id, entry["label"], entry["approx_download_gb"], tuple(entry["sizes"]), entry["folder"])
+        model_id: ModelEntry(model_id, entry["label"], entry["approx_download_gb"], tuple(entry["sizes"]),
+                             entry["folder"], entry.get("experts", 1))
         for model_id, entry in data.items()
     }
 

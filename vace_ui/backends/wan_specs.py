@@ -23,6 +23,7 @@ class ModelSpec:
     teacache_thresholds: dict
     teacache_fit: str = "wan2.1-t2v-1.3b"
     text_tokens: int = 512
+    experts: int = 1  # 2: Wan2.2 A14B, a high- and a low-noise transformer of this shape (one runs per step)
 
 
 _BASE = {"patch_size": [1, 2, 2], "in_channels": 16, "out_channels": 16, "text_dim": 4096, "freq_dim": 256,
@@ -49,6 +50,10 @@ MODEL_SPECS: dict[str, ModelSpec] = {
                                   _TEA_1_3B, {"slow": 0.05, "fast": 0.10}),
     "wan2.1-vace-14b": ModelSpec("wan2.1-vace-14b", VACE_14B, UMT5_XXL_ENCODER_PARAMS, WAN_VAE_PARAMS,
                                  _TEA_14B, {"slow": 0.10, "fast": 0.20}, "wan2.1-t2v-14b"),
+    # Wan2.2 VACE-Fun A14B: two 14B-shaped experts (each 34.7 GB in bf16 on the hub, as the Wan2.1 14B), the
+    # Wan2.1 VAE and UMT5-XXL; TeaCache coefficients of Wan2.1 T2V 14B (none are published for the A14B experts).
+    "wan2.2-vace-fun-a14b": ModelSpec("wan2.2-vace-fun-a14b", VACE_14B, UMT5_XXL_ENCODER_PARAMS, WAN_VAE_PARAMS,
+                                      _TEA_14B, {"slow": 0.10, "fast": 0.20}, "wan2.1-t2v-14b", experts=2),
     "tiny-random": ModelSpec("tiny-random", TINY, 90_000, 50_000, _TEA_1_3B, {"slow": 0.05, "fast": 0.10}),
 }
 
@@ -58,16 +63,20 @@ def model_spec(model_name: str) -> ModelSpec:
     key = model_name.lower()
     if "tiny" in key:
         return MODEL_SPECS["tiny-random"]
+    if "wan2.2" in key or "a14b" in key:
+        return MODEL_SPECS["wan2.2-vace-fun-a14b"]
     if "14b" in key:
         return MODEL_SPECS["wan2.1-vace-14b"]
     if "1.3b" in key or "1_3b" in key or "1-3b" in key:
         return MODEL_SPECS["wan2.1-vace-1.3b"]
-    raise InputError("model", f"'{model_name}' is not a known VACE model (1.3B, 14B or tiny-random).")
+    raise InputError("model", f"'{model_name}' is not a known VACE model (1.3B, 14B, Wan2.2 A14B or tiny-random).")
 
 
 def spec_for_config(config: dict) -> ModelSpec:
     """The spec whose transformer shape matches a loaded transformer's config (custom shapes: closest by width)."""
     for spec in MODEL_SPECS.values():
+        if spec.experts > 1:
+            continue  # same shape as Wan2.1 14B per expert; a two-expert pipeline is named by its model id
         if all(config.get(key) == spec.transformer[key] for key in ("num_layers", "num_attention_heads", "ffn_dim")):
             return spec
     width = config.get("num_attention_heads", 12) * config.get("attention_head_dim", 128)

@@ -89,8 +89,10 @@ class GenerationSettings:
 
     num_frames is 4n+1; 81 frames at 16 fps is the trained 5-second clip. seed -1 draws a random seed when the job
     starts (the drawn seed is recorded). flow_shift None means "by size": 3.0 at 480p, 5.0 at 720p (diffusers).
-    speed_mode, memory_mode and vae_tiling are honoured by the local backend only. The enum fields accept their
-    values as strings ("fast") and hold the enum; a value outside the enum is an InputError naming the field.
+    speed_mode, memory_mode and vae_tiling are honoured by the local backend only, as are guidance_scale_2 and
+    boundary_ratio, which only two-expert models (Wan2.2 VACE-Fun A14B) have (None: the model's own). The enum
+    fields accept their values as strings ("fast") and hold the enum; a value outside the enum is an InputError
+    naming the field.
     """
 
     prompt: str = ""
@@ -109,6 +111,8 @@ class GenerationSettings:
     speed_mode: SpeedMode = SpeedMode.OFF
     memory_mode: MemoryMode = MemoryMode.AUTO
     vae_tiling: bool = False
+    guidance_scale_2: float | None = None  # two-expert models (Wan2.2 A14B): low-noise expert's guidance; None = same
+    boundary_ratio: float | None = None  # two-expert models: switch experts at this fraction of the timesteps
 
     def __post_init__(self) -> None:
         # Accept plain strings (API, job store) for the enum fields.
@@ -146,6 +150,10 @@ class GenerationSettings:
         if self.flow_shift is not None:
             check_range("flow_shift", self.flow_shift, 0.1, 30.0)
         check_range("conditioning_scale", self.conditioning_scale, *C.CONDITIONING_SCALE_RANGE)
+        if self.guidance_scale_2 is not None:
+            check_range("guidance_scale_2", self.guidance_scale_2, 0.0, 20.0)
+        if self.boundary_ratio is not None:
+            check_range("boundary_ratio", self.boundary_ratio, 0.0, 1.0)
         if not (-1 <= int(self.seed) < 2**32):
             raise InputError("seed", f"{self.seed} is out of range; use -1 for random or 0 to {2**32 - 1}.")
         if len(self.loras) > C.MAX_LORAS:

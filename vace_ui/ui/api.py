@@ -6,6 +6,10 @@ record. `settings` may also name the `backend` (local, dashscope, wavespeed, rep
 come back as messages (gradio_client raises AppError with the text), never tracebacks. Defaults are the request
 dataclasses' own (core/requests.py). /edit takes mask_shape, cut_occluders and tracker (flow, sam2, sam3, edgetam,
 auto) after `settings`.
+
+The same five functions are the MCP tools of `python app.py --mcp` (Gradio's mcp_server=True): their docstrings
+are the tool and parameter descriptions an MCP client lists (Gradio parses the Args/Returns sections), so keep
+them accurate. Over MCP a file is passed as an http(s) URL or a data: URL.
 """
 
 from __future__ import annotations
@@ -14,11 +18,35 @@ from collections.abc import Callable
 
 import gradio as gr
 
+from ..backends.model_catalog import load_catalog
 from ..core.errors import InputError, MediaError
 from ..core.requests import EditRequest, ExtendRequest, OutpaintRequest, ReferenceRequest, RepaintRequest
 from ..core.settings import GenerationSettings
 from ..jobs.store import JobStatus
 from ..services import Services
+from .api_schema import SettingsJSON, settings_schema
+
+SETTINGS_DOC = (
+    "settings: JSON object of generation settings; `prompt` is required, every other field defaults: "
+    "negative_prompt, size ('auto', '832x480', '480x832', '1280x720', '720x1280' or WxH in multiples of 16), "
+    "num_frames (4n+1, e.g. 81 = 5 s at 16 fps), steps (1-100), guidance_scale (0-20), flow_shift, "
+    "conditioning_scale (0-2), seed (-1 = random), solver (unipc, euler, dpm++), fit (keep_aspect, crop, pad), "
+    "timing (resample, every_frame, squeeze), speed_mode (off, balanced, fast), memory_mode (auto, gpu, "
+    "model_offload, group_offload, fp8_storage), vae_tiling, loras ([{path, scale}]), and `backend` (local, "
+    "dashscope, wavespeed, replicate, comfyui, jiekou), `model` (local only: a catalog id such as "
+    "linoyts/Wan2.2-VACE-Fun-14B-diffusers, a folder or tiny-random; switching frees the previous model), and for "
+    "two-expert models guidance_scale_2 and boundary_ratio."
+)
+# Default of `settings` in the endpoint signatures: optional file parameters default to None (so MCP clients may
+# leave them out) and Python needs a default after them; a non-None default keeps `settings` required for Gradio.
+REQUIRED: dict = {}
+RETURNS_DOC = "the generated MP4 (16 fps) and the job record (job_id, status, settings, notes, timings)."
+
+
+def _documented(fn: Callable) -> Callable:
+    """Fill the shared settings and returns text into a docstring's {settings} and {returns} slots."""
+    fn.__doc__ = (fn.__doc__ or "").replace("{settings}", SETTINGS_DOC).replace("{returns}", RETURNS_DOC)
+    return fn
 
 
 def _settings(data) -> GenerationSettings:
@@ -33,6 +61,9 @@ def _settings(data) -> GenerationSettings:
 def _run(services: Services, build: Callable[[], object], settings) -> tuple[str, dict]:
     try:
         backend = settings.get("backend", services.config.backend) if isinstance(settings, dict) else None
+        if isinstance(settings, dict) and settings.get("model") and backend == "local":
+            # With one GPU slot the "gpu" queue runs one job at a time, so no job holds the old pipeline here.
+            services.local.use_model(str(settings["model"]))
         job = services.runner.create(build(), _settings(settings), backend)
     except (InputError, MediaError, ValueError) as error:
         raise gr.Error(str(error), print_exception=False) from None
@@ -53,49 +84,98 @@ def render_api(services: Services) -> None:
     gpu = {"concurrency_id": "gpu", "concurrency_limit": services.gpu_slots}  # one per Ray worker
     with gr.Column(visible=False):
         result, record = gr.File(label="result"), gr.JSON(label="job")
-        settings = gr.JSON(label="settings")
+        models = list(load_catalog())
+        settings = SettingsJSON(label="settings", schema=settings_schema(list(services.backends), models))
 
         refs = [_file(f"reference_{index}") for index in (1, 2, 3)]
         roles = gr.Textbox(label="roles", value="subject,subject,subject")
 
-        def reference(ref1, ref2, ref3, role_text, settings_data):
-            role_list = [part.strip() or "subject" for part in (role_text or "").split(",")] + ["subject"] * 3
-            paths = [path for path in (ref1, ref2, ref3) if path]
-            return _run(services, lambda: ReferenceRequest.from_dict({
-                "references": [{"path": path, "role": role} for path, role in zip(paths, role_list)]}), settings_data)
+        @_documented
+        def reference(reference_1: str | None = None, reference_2: str | None = None,
+                      reference_3: str | None = None, roles: str = "subject,subject,subject",
+                      settings: dict = REQUIRED) -> tuple[str, dict]:
+            """Generate a video from 0 to 3 reference images and the prompt (no images: text to video).
 
-        gr.Button(visible=False).click(reference, [*refs, roles, settings], [result, record], api_name="reference", **gpu)
+            Args:
+                reference_1: first reference image (subject cut out on white or transparent works best), optional.
+                reference_2: second reference image, optional.
+                reference_3: third reference image, optional.
+                roles: comma-separated role of each given image in order, 'subject' or 'background'.
+                {settings}
+            Returns:
+                {returns}
+            """
+            role_list = [part.strip() or "subject" for part in (roles or "").split(",")] + ["subject"] * 3
+            paths = [path for path in (reference_1, reference_2, reference_3) if path]
+            return _run(services, lambda: ReferenceRequest.from_dict({
+                "references": [{"path": path, "role": role} for path, role in zip(paths, role_list)]}), settings)
+
+        gr.Button(visible=False).click(reference, [*refs, roles, settings], [result, record], api_name="reference",
+                                       **gpu)
 
         repaint_default, edit_default = RepaintRequest(), EditRequest()
         video, control, strength, ref = _file("video"), gr.Textbox(label="control", value=repaint_default.control), \
             gr.Number(label="strength", value=repaint_default.strength), _file("reference")
 
-        def repaint(video_path, control_kind, strength_value, ref_path, settings_data):
+        @_documented
+        def repaint(video: str, control: str = repaint_default.control, strength: float = repaint_default.strength,
+                    reference: str | None = None, settings: dict = REQUIRED) -> tuple[str, dict]:
+            """Restyle a video with the prompt while keeping its motion and structure through a control video.
+
+            Args:
+                video: the source video (MP4 or any format ffmpeg reads).
+                control: what is kept from the source: gray, canny, scribble, depth, pose, flow, layout...
+                strength: 0 to 1, how closely the control is followed (multiplies the conditioning scale).
+                reference: optional reference image of the subject to put in the video.
+                {settings}
+            Returns:
+                {returns}
+            """
             return _run(services, lambda: RepaintRequest.from_dict({
-                "video": video_path or "", "control": control_kind or "", "strength": strength_value,
-                "reference": {"path": ref_path} if ref_path else None}), settings_data)
+                "video": video or "", "control": control or "", "strength": strength,
+                "reference": {"path": reference} if reference else None}), settings)
 
         gr.Button(visible=False).click(repaint, [video, control, strength, ref, settings], [result, record],
                                        api_name="repaint", **gpu)
 
-        mask_image, mask_frame, mask_video = _file("mask_image"), gr.Number(label="mask_frame", value=0, precision=0), \
-            _file("mask_video")
+        mask_image, mask_video = _file("mask_image"), _file("mask_video")
+        mask_frame = gr.Number(label="mask_frame", value=0, precision=0)
         mask_type = gr.Textbox(label="mask_type", value=edit_default.mask_type.value)
         expand_ratio = gr.Number(label="expand_ratio", value=edit_default.expand_ratio)
         mask_shape = gr.Textbox(label="mask_shape", value=edit_default.mask_shape.value)
         cut_occluders = gr.Checkbox(label="cut_occluders", value=edit_default.cut_occluders)
         tracker = gr.Textbox(label="tracker", value=edit_default.tracker.value)
 
-        def edit(video_path, mask_path, frame, mask_video_path, mask_kind, ratio, settings_data, shape, cut,
-                 tracker_name=None):
+        @_documented
+        def edit(video: str, mask_image: str | None = None, mask_frame: int = 0, mask_video: str | None = None,
+                 mask_type: str = edit_default.mask_type.value, expand_ratio: float = edit_default.expand_ratio,
+                 settings: dict = REQUIRED, mask_shape: str = edit_default.mask_shape.value,
+                 cut_occluders: bool = edit_default.cut_occluders,
+                 tracker: str = edit_default.tracker.value) -> tuple[str, dict]:
+            """Regenerate a masked region of a video from the prompt (local edit / inpaint); the rest is kept.
+
+            Args:
+                video: the source video.
+                mask_image: mask image, white = regenerate, black = keep; give this or mask_video.
+                mask_frame: the source frame the mask image was drawn on (0 = first).
+                mask_video: a mask video with one mask per frame (white = regenerate), instead of mask_image.
+                mask_type: 'fixed' (the mask stays in place) or 'tracking' (it follows the object through the clip).
+                expand_ratio: grow the mask by this fraction of its size (0 to 1) to cover edges.
+                {settings}
+                mask_shape: 'exact', 'box' (bounding box per frame) or 'hull' (convex hull per frame).
+                cut_occluders: when tracking, cut things passing in front out of the mask.
+                tracker: how a tracking mask follows the object: flow, sam2, sam3, edgetam or auto.
+            Returns:
+                {returns}
+            """
             def build():
-                keyframes = [{"path": mask_path, "frame": frame or 0}] if mask_path else []
+                keyframes = [{"path": mask_image, "frame": mask_frame or 0}] if mask_image else []
                 return EditRequest.from_dict({
-                    "video": video_path or "", "keyframes": keyframes, "mask_video": mask_video_path or None,
-                    "mask_type": mask_kind or edit_default.mask_type.value, "expand_ratio": ratio,
-                    "mask_shape": shape or edit_default.mask_shape.value, "cut_occluders": cut,
-                    "tracker": tracker_name or edit_default.tracker.value})
-            return _run(services, build, settings_data)
+                    "video": video or "", "keyframes": keyframes, "mask_video": mask_video or None,
+                    "mask_type": mask_type or edit_default.mask_type.value, "expand_ratio": expand_ratio,
+                    "mask_shape": mask_shape or edit_default.mask_shape.value, "cut_occluders": cut_occluders,
+                    "tracker": tracker or edit_default.tracker.value})
+            return _run(services, build, settings)
 
         # mask_shape, cut_occluders and tracker come last so that callers of earlier signatures keep working.
         edit_inputs = [video, mask_image, mask_frame, mask_video, mask_type, expand_ratio, settings, mask_shape,
@@ -104,16 +184,44 @@ def render_api(services: Services) -> None:
 
         clips = [_file(name) for name in ("first_clip", "last_clip", "first_frame", "last_frame")]
 
-        def extend(first_clip, last_clip, first_frame, last_frame, settings_data):
+        @_documented
+        def extend(first_clip: str | None = None, last_clip: str | None = None, first_frame: str | None = None,
+                   last_frame: str | None = None, settings: dict = REQUIRED) -> tuple[str, dict]:
+            """Generate new frames around kept footage (video extension); give at least one of the four inputs.
+
+            Args:
+                first_clip: a clip kept at the start (up to 3 s); not with first_frame.
+                last_clip: a clip kept at the end (up to 3 s); not with last_frame.
+                first_frame: an image kept as the first frame.
+                last_frame: an image kept as the last frame.
+                {settings}
+            Returns:
+                {returns}
+            """
             return _run(services, lambda: ExtendRequest(first_clip or None, last_clip or None, first_frame or None,
-                                                        last_frame or None), settings_data)
+                                                        last_frame or None), settings)
 
         gr.Button(visible=False).click(extend, [*clips, settings], [result, record], api_name="extend", **gpu)
 
         scales = [gr.Number(label=side, value=1.0) for side in ("top", "bottom", "left", "right")]
 
-        def outpaint(video_path, top, bottom, left, right, settings_data):
-            return _run(services, lambda: OutpaintRequest.from_dict({
-                "video": video_path or "", "top": top, "bottom": bottom, "left": left, "right": right}), settings_data)
+        @_documented
+        def outpaint(video: str, top: float = 1.0, bottom: float = 1.0, left: float = 1.0, right: float = 1.0,
+                     settings: dict = REQUIRED) -> tuple[str, dict]:
+            """Expand the frame of a video (outpaint): the added borders are generated from the prompt.
 
-        gr.Button(visible=False).click(outpaint, [video, *scales, settings], [result, record], api_name="outpaint", **gpu)
+            Args:
+                video: the source video.
+                top: new extent upwards as a multiple of the original height (1.0 = unchanged, up to 2.0).
+                bottom: new extent downwards (1.0 to 2.0).
+                left: new extent to the left as a multiple of the original width (1.0 to 2.0).
+                right: new extent to the right (1.0 to 2.0).
+                {settings}
+            Returns:
+                {returns}
+            """
+            return _run(services, lambda: OutpaintRequest.from_dict({
+                "video": video or "", "top": top, "bottom": bottom, "left": left, "right": right}), settings)
+
+        gr.Button(visible=False).click(outpaint, [video, *scales, settings], [result, record], api_name="outpaint",
+                                       **gpu)
