@@ -126,14 +126,12 @@ def run_windows(runner, job: Job, reporter: JobReporter, backend: Backend, conte
                                                  settings.seed, workdir, extra={"window": window.index}), step)
             timings["generate_s"] += time.perf_counter() - began
             frames = result.frames if result.frames is not None else read_frames(result.video_path, field="window")
-            head = np.empty((0,) + frames.shape[1:], np.uint8)
             if kept is not None:
                 frames = correct_window(frames, kept, settings.color_strength)
-                head = cross_fade(kept, frames[: window.keep])
-            next_keep = plan.tail(window.index)
-            segment = np.concatenate([head, frames[window.keep : window.length - next_keep]])
-            write_video(folder / f"{window.index:03d}.mp4", segment, inputs.fps)
-            tail = frames[window.length - next_keep :]
+                frames[: window.keep] = cross_fade(kept, frames[: window.keep])
+            cut = window.length - plan.tail(window.index)  # where the next window starts
+            write_video(folder / f"{window.index:03d}.mp4", frames[:cut], inputs.fps)
+            tail = frames[cut:]
             _save_tail(folder / f"{window.index:03d}-tail.npy", tail)
             runner.store.update(job.id, info={**runner.store.get(job.id).info, "windows_done": window.index + 1})
     except GenerationCancelled:
