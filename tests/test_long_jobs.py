@@ -92,7 +92,8 @@ def test_cancel_keeps_finished_windows_then_running_again_resumes(runner, media_
     done = runner.run(job.id, lambda progress: messages.append(progress.text))
     assert done.status is JobStatus.SUCCEEDED, done.error
     assert not any("window 1/3" in text for text in messages)  # window 1 was not generated again
-    assert any("window 2/3" in text for text in messages) and "resumed after window 1 of 3 (saved earlier)" in done.notes
+    assert any("window 2/3" in text for text in messages)
+    assert "resumed after window 1 of 3 (saved earlier)" in done.notes
     assert probe_video(done.output_path).frame_count == 17
 
 
