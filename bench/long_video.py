@@ -18,8 +18,6 @@ neighbouring frames inside windows (target <= 1.5x).
 
 from __future__ import annotations
 
-import os
-import platform
 import sys
 import tempfile
 import time
@@ -30,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
+from bench.environment import describe  # noqa: E402
 from vace_ui.backends.base import Backend, BackendCapabilities, BackendResult  # noqa: E402
 from vace_ui.core.color import ColorMatch  # noqa: E402
 from vace_ui.core.requests import Capability, RepaintRequest  # noqa: E402
@@ -83,7 +82,8 @@ class BiasedModel(Backend):
 
 
 def lab_means(frames: np.ndarray) -> np.ndarray:
-    return np.stack([cv2.cvtColor(f.astype(np.float32) / 255, cv2.COLOR_RGB2LAB).reshape(-1, 3).mean(0) for f in frames])
+    return np.stack([cv2.cvtColor(frame.astype(np.float32) / 255, cv2.COLOR_RGB2LAB).reshape(-1, 3).mean(0)
+                     for frame in frames])
 
 
 def run(folder: Path, source: Path, truth: np.ndarray, strength: float) -> tuple[np.ndarray, float]:
@@ -123,16 +123,11 @@ def main() -> None:
     off, on = results[0.0][0], results[1.0][0]
     print(f"long video: {TOTAL} frames at {W}x{H}, {plan.describe()}")
     for strength, (drift, seam, seconds, count) in results.items():
-        print(f"  correction {strength:g}: drift {drift:.2f} LAB, worst seam {seam:.2f}x the median neighbouring-frame "
-              f"difference, {count} frames out, {seconds:.1f} s")
+        print(f"  correction {strength:g}: drift {drift:.2f} LAB, worst seam {seam:.2f}x the median "
+              f"neighbouring-frame difference, {count} frames out, {seconds:.1f} s")
     print(f"  drift removed by correction: {100 * (1 - on / off):.1f}% (target >= 80%); "
           f"worst seam with correction {results[1.0][1]:.2f}x (target <= 1.5x)")
-    import av
-    import skimage
-
-    print(f"numpy {np.__version__}, opencv {cv2.__version__}, scikit-image {skimage.__version__}, PyAV {av.__version__}, "
-          f"python {platform.python_version()}, CPU {platform.processor() or platform.machine()} x{os.cpu_count()}")
-
+    print(describe(("numpy", "opencv-python-headless", "scikit-image", "av")))
 
 if __name__ == "__main__":
     main()
