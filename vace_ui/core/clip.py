@@ -58,6 +58,7 @@ class CompileContext:
     track: Track | None = None
     sizes: tuple[tuple[int, int], ...] = ()  # the only output sizes the target backend accepts (empty: any)
     sizes_from: str = ""  # that backend's name, for the notes
+    window: tuple[int, int] | None = None  # (start, end) output frames of one window of a long video (None: all)
 
 
 def size_rule(settings: GenerationSettings, ctx: CompileContext) -> SizeRule:
@@ -75,6 +76,8 @@ class Clip:
     notes: list[str]
     source_frames: int  # frames in the whole source file
     source_fps: float
+    whole: FramePlan | None = None  # the whole video's plan when `timing` is one window of it
+    offset: int = 0  # the window's first output frame in the whole video
 
 
 def load_clip(
@@ -91,10 +94,18 @@ def load_clip(
     """Probe (unless `info` is given: probing counts frames by decoding), plan and decode the frames needed."""
     info = info or ctx.media.probe(path, field)
     spatial = spatial or plan_spatial(info.width, info.height, preset, fit)
-    frame_plan = plan_frames(info.frame_count, info.fps, wanted, timing, field)
+    whole = plan_frames(info.frame_count, info.fps, wanted, timing, field)
+    frame_plan, offset = whole, 0
+    if ctx.window is not None:  # one window of a long video: decode only its frames
+        offset, end = ctx.window
+        span = f"{offset}-{end - 1}"
+        frame_plan = FramePlan(whole.source_indices[offset:end], f"{whole.note} Window: output frames {span}.")
+        if frame_plan.num_frames != end - offset:
+            raise InputError(field, f"has frames for {whole.num_frames} output frames; window {span} needs more.")
     frames = np.stack([spatial.apply(frame) for frame in ctx.media.frames(path, frame_plan.source_indices, field)])
     notes = [frame_plan.note, f"{field}: {spatial.describe()}"]
-    return Clip(frames, spatial, frame_plan, notes, info.frame_count, info.fps)
+    return Clip(frames, spatial, frame_plan, notes, info.frame_count, info.fps,
+                whole if ctx.window is not None else None, offset)
 
 
 def gray_video(num_frames: int, width: int, height: int) -> np.ndarray:

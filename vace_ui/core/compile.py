@@ -7,13 +7,15 @@ compile lives in its own module and imports downward only (clip, masks, geometry
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from .clip import CompileContext, fit_references, full_mask, gray_video, load_clip, mask_on_canvas, size_rule
 from .compile_edit import compile_edit
 from .compile_extend import compile_extend
 from .errors import InputError
-from .geometry import SizeRule, SpatialPlan, as_size_rule
+from .geometry import SizeRule, SpatialPlan, as_size_rule, plan_frames
 from .inputs import VaceInputs
 from .requests import (
     CapabilityRequest,
@@ -24,12 +26,13 @@ from .requests import (
     RepaintRequest,
 )
 from .settings import FitMode, GenerationSettings
+from .windows import Window, WindowPlan, keep_previous, plan_windows
 
 
 def compile_reference(request: ReferenceRequest, settings: GenerationSettings, ctx: CompileContext) -> VaceInputs:
     rule = size_rule(settings, ctx)
     width, height, why = rule.size_for(rule.preset[0] / rule.preset[1], False)
-    n = settings.num_frames
+    n = ctx.window[1] - ctx.window[0] if ctx.window else settings.num_frames
     refs = fit_references(ctx, request.references, width, height)
     note = f"{len(refs)} reference image(s) fitted on white at {width}x{height}" if refs else "text only"
     notes = [note] + ([f"size {why}"] if why else [])
@@ -105,7 +108,34 @@ COMPILERS = {
 
 def compile_request(request: CapabilityRequest, settings: GenerationSettings, ctx: CompileContext) -> VaceInputs:
     """Validate the request and the settings that shape the media (the prompt is checked when a job is created, so
-    a preview needs none), then build the VACE inputs. Raises InputError / MediaError."""
+    a preview needs none), then build the VACE inputs. Raises InputError / MediaError. A video longer than one
+    window compiles its first window (the preview), with the window plan in the notes; `compile_window` the others."""
     settings.validate(require_prompt=False)
     request.validate()
+    if ctx.window is None and settings.num_frames > settings.window_frames:
+        plan = plan_request_windows(request, settings, ctx)
+        inputs = compile_window(request, settings, ctx, plan.windows[0])
+        inputs.notes[:0] = [plan.describe() + (f"; shown: window 1 of {plan.count}" if plan.count > 1 else "")]
+        return inputs
     return COMPILERS[type(request)](request, settings, ctx)
+
+
+def plan_request_windows(request: CapabilityRequest, settings: GenerationSettings, ctx: CompileContext) -> WindowPlan:
+    """The windows of a job: over the output frames the request's video can fill (shortened like one window)."""
+    total = settings.num_frames
+    if isinstance(request, ExtendRequest) and total > settings.window_frames:
+        raise InputError("num_frames", f"extension generates one window (at most {settings.window_frames} frames); "
+                                       "extend the result again for more.")
+    video = getattr(request, "video", None)
+    if video and total > settings.window_frames:
+        info = ctx.media.probe(video, "video")
+        total = plan_frames(info.frame_count, info.fps, total, settings.timing, "video").num_frames
+    return plan_windows(total, settings.window_frames, settings.window_overlap)
+
+
+def compile_window(request: CapabilityRequest, settings: GenerationSettings, ctx: CompileContext, window: Window,
+                   kept: np.ndarray | None = None) -> VaceInputs:
+    """One window's inputs: its slice of the video, controls and masks, and the previous window's last frames
+    (`kept`) at its start, mask keep."""
+    inputs = COMPILERS[type(request)](request, settings, replace(ctx, window=(window.start, window.end)))
+    return keep_previous(inputs, kept) if kept is not None else inputs

@@ -11,6 +11,7 @@ from .errors import InputError
 from .inputs import VaceInputs
 from .requests import EditRequest, MaskShape, MaskType
 from .settings import GenerationSettings
+from .windows import window_keyframes
 
 
 def output_frame_for_source(source_indices: tuple[int, ...], source_frame: int) -> int:
@@ -29,6 +30,15 @@ def compile_edit(request: EditRequest, settings: GenerationSettings, ctx: Compil
         notes.append("mask: from the mask video, frame for frame")
     else:
         keyframes = _keyframes_on_canvas(ctx, request, clip)
+        if clip.whole is not None and request.mask_type is MaskType.TRACKING:
+            inside = {frame - clip.offset: mask for frame, mask in keyframes.items() if 0 <= frame - clip.offset < n}
+            if not inside:
+                raise InputError("mask_type", f"tracking over several windows needs a mask keyframe in every window; "
+                                              f"window {clip.offset}-{clip.offset + n - 1} has none. Add one, use a "
+                                              "mask video, or choose 'fixed'.")
+            keyframes = inside
+        elif clip.whole is not None:
+            keyframes = window_keyframes(keyframes, clip.offset, n)
         if request.mask_type is MaskType.TRACKING:
             if ctx.track is None:
                 raise InputError("mask_type", "tracking is not available here; choose 'fixed'.")
@@ -65,14 +75,14 @@ def _keyframes_on_canvas(ctx: CompileContext, request: EditRequest, clip) -> dic
             raise InputError("mask", f"on frame {keyframe.frame} is empty (all black); paint the region to edit.")
         if not canvas.any():
             raise InputError("mask", f"on frame {keyframe.frame} lies outside the part of the video that is kept.")
-        keyframes[output_frame_for_source(clip.timing.source_indices, keyframe.frame)] = canvas
+        keyframes[output_frame_for_source((clip.whole or clip.timing).source_indices, keyframe.frame)] = canvas
     return keyframes
 
 
 def _check_keyframe_in_use(frame: int, clip) -> None:
     """A keyframe outside the part of the source the output uses would silently land on another frame: refuse it
     and say both ways out (a longer duration, or a keyframe inside the used part)."""
-    used = clip.timing.source_indices
+    used = (clip.whole or clip.timing).source_indices
     step = max(1, used[1] - used[0]) if len(used) > 1 else 1
     if min(used) <= frame < max(used) + step:
         return

@@ -27,6 +27,9 @@ SPATIAL_MULTIPLE = 16
 MIN_FRAMES = 5
 MAX_FRAMES = 161
 DEFAULT_FRAMES = 81
+# Longer videos run as sliding windows of at most MAX_FRAMES each (core/windows.py); 120 s at 16 fps.
+MAX_LONG_FRAMES = 1921
+COLOR_STRENGTH_RANGE = (0.0, 1.0)
 
 # Output sizes (width, height). 1280x720 and 720x1280 are trained for 14B only.
 SIZE_PRESETS: dict[str, tuple[int, int]] = {

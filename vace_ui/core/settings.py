@@ -10,6 +10,7 @@ from typing import TypeVar
 
 from . import constants as C
 from .errors import InputError, check_range
+from .windows import check_window_settings
 
 
 class Solver(str, enum.Enum):
@@ -113,6 +114,11 @@ class GenerationSettings:
     vae_tiling: bool = False
     guidance_scale_2: float | None = None  # two-expert models (Wan2.2 A14B): low-noise expert's guidance; None = same
     boundary_ratio: float | None = None  # two-expert models: switch experts at this fraction of the timesteps
+    # Long videos (num_frames > window_frames): sliding windows, each keeping the previous one's last
+    # `window_overlap` frames; `color_strength` matches each window's colours to the previous one (0 = off).
+    window_frames: int = C.DEFAULT_FRAMES
+    window_overlap: int = 16
+    color_strength: float = 1.0
 
     def __post_init__(self) -> None:
         # Accept plain strings (API, job store) for the enum fields.
@@ -143,7 +149,10 @@ class GenerationSettings:
         if len(self.negative_prompt) > C.MAX_PROMPT_CHARS:
             raise InputError("negative_prompt", f"is {len(self.negative_prompt)} characters; at most {C.MAX_PROMPT_CHARS}.")
         parse_size(self.size)
-        validate_frame_count(self.num_frames)
+        check_window_settings(self.window_frames, self.window_overlap)
+        long_video = self.num_frames > self.window_frames
+        validate_frame_count(self.num_frames, C.MAX_LONG_FRAMES if long_video else C.MAX_FRAMES)
+        check_range("color_strength", self.color_strength, *C.COLOR_STRENGTH_RANGE)
         if not (1 <= int(self.steps) <= 100):
             raise InputError("steps", f"{self.steps} is out of range; allowed 1 to 100.")
         check_range("guidance_scale", self.guidance_scale, 0.0, 20.0)
@@ -199,20 +208,20 @@ def parse_size(size: str) -> tuple[int, int]:
     return width, height
 
 
-def validate_frame_count(num_frames: int) -> None:
+def validate_frame_count(num_frames: int, maximum: int = C.MAX_FRAMES) -> None:
     if not isinstance(num_frames, int) or num_frames % C.TEMPORAL_STRIDE != 1:
         raise InputError("num_frames", f"{num_frames} is not 4n+1 (e.g. 49, 81).")
-    if not (C.MIN_FRAMES <= num_frames <= C.MAX_FRAMES):
-        raise InputError("num_frames", f"{num_frames} is out of range; allowed {C.MIN_FRAMES} to {C.MAX_FRAMES}.")
+    if not (C.MIN_FRAMES <= num_frames <= maximum):
+        raise InputError("num_frames", f"{num_frames} is out of range; allowed {C.MIN_FRAMES} to {maximum}.")
 
 
-def frames_for_duration(seconds: float) -> int:
+def frames_for_duration(seconds: float, maximum: int = C.MAX_FRAMES) -> int:
     """The 4n+1 frame count closest to `seconds` at 16 fps, within the allowed range."""
     if seconds is None or not math.isfinite(seconds) or seconds <= 0:
         raise InputError("duration", f"{seconds} s is not a positive duration.")
     n = round(seconds * C.OUTPUT_FPS / C.TEMPORAL_STRIDE)
     frames = n * C.TEMPORAL_STRIDE + 1
-    return min(max(frames, C.MIN_FRAMES), C.MAX_FRAMES)
+    return min(max(frames, C.MIN_FRAMES), maximum)
 
 
 def floor_to_valid_frames(available: int) -> int:

@@ -25,6 +25,7 @@ from ..core.errors import BackendUnavailable, GenerationCancelled, InputError, M
 from ..core.requests import Capability, CapabilityRequest, request_from_dict
 from ..core.settings import GenerationSettings
 from ..media.video import copy_with_metadata, write_video
+from . import windows
 from .context import file_context
 from .sizing import for_backend, resolve_size
 from .store import Job, JobStatus, JobStore
@@ -126,15 +127,18 @@ class JobRunner:
 
     def recover_after_restart(self) -> list[threading.Thread]:
         """Jobs left queued or running by a previous process. A remote job whose task was submitted resumes
-        polling in the background (returned threads); any other is marked failed (inputs kept: restore it from
+        polling in the background (returned threads), a long job with finished windows resumes after the last of
+        them; any other is marked failed (inputs kept: restore it from
         History to run again)."""
         threads = []
         for job in self.store.unfinished():
             backend = self.backends.get(job.backend)
-            if job.remote_task_id and backend is not None and backend.can_resume:
+            resumable = job.remote_task_id and backend is not None and backend.can_resume
+            windowed = backend is not None and windows.saved_windows(self.store.job_dir(job.id) / windows.FOLDER)
+            if resumable or windowed:
                 self._cancel[job.id] = threading.Event()
-                thread = threading.Thread(target=self.run, args=(job.id,), kwargs={"resume": True}, daemon=True,
-                                          name=f"resume-{job.id}")
+                thread = threading.Thread(target=self.run, args=(job.id,), kwargs={"resume": bool(resumable)},
+                                          daemon=True, name=f"resume-{job.id}")
                 thread.start()
                 threads.append(thread)
             else:
@@ -161,6 +165,10 @@ class JobRunner:
         reporter.phase(Phase.PREPARE, message="reading inputs")
         inputs = None
         caps = backend.capabilities()
+        if caps.needs_compiled_inputs and windows.is_long(settings):  # a long video: sliding windows
+            context = self.context_factory(lambda label, done, total: reporter.phase(Phase.PREPARE, done, total, label))
+            return windows.run_windows(self, job, reporter, backend, for_backend(context, caps, backend.label),
+                                       request, settings, started)
         if caps.needs_compiled_inputs:
             def compile_progress(label: str, done: int, total: int) -> None:
                 if reporter.cancelled:  # annotation and tracking report per frame: a cancel stops them there

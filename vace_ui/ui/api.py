@@ -1,7 +1,8 @@
 """Named API endpoints, one per capability: /reference, /repaint, /edit, /extend, /outpaint.
 
 Each takes the capability's media (files) and plain values plus `settings`, a JSON object with any
-GenerationSettings fields (prompt required; everything else defaults), and returns the result MP4 and the job
+GenerationSettings fields (prompt required, a string or, for a long video, a list with one prompt per window;
+everything else defaults; num_frames above window_frames runs sliding windows), and returns the result MP4 and the job
 record. `settings` may also name the `backend` (local, dashscope, wavespeed, replicate, comfyui, jiekou). Errors
 come back as messages (gradio_client raises AppError with the text), never tracebacks. Defaults are the request
 dataclasses' own (core/requests.py). /edit takes mask_shape, cut_occluders and tracker (flow, sam2, sam3, edgetam,
@@ -52,6 +53,8 @@ def _documented(fn: Callable) -> Callable:
 def _settings(data) -> GenerationSettings:
     if not isinstance(data, dict):
         raise InputError("settings", "must be a JSON object, e.g. {\"prompt\": \"a dog running\"}.")
+    if isinstance(data.get("prompt"), list):  # one prompt per window of a long video
+        data = {**data, "prompt": "\n".join(str(line).replace("\n", " ") for line in data["prompt"])}
     try:
         return GenerationSettings.from_dict(data)
     except TypeError as error:

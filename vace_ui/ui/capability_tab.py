@@ -59,8 +59,10 @@ def format_job(job: Job) -> str:
 
 
 def honoured_settings(caps) -> set[str]:
-    """Settings a backend acts on; fit and timing count wherever the app's own compile prepares the inputs."""
-    return set(caps.settings) | ({"fit", "timing"} if caps.needs_compiled_inputs else set())
+    """Settings a backend acts on; fit, timing and the window settings count wherever the app's own compile
+    prepares the inputs."""
+    compiled = {"fit", "timing", "window_frames", "window_overlap", "color_strength"}  # long videos: windows too
+    return set(caps.settings) | (compiled if caps.needs_compiled_inputs else set())
 
 
 def backend_summary(backend, capability: Capability) -> str:

@@ -73,12 +73,16 @@ class SettingsPanel:
     speed_mode: gr.Dropdown
     memory_mode: gr.Dropdown
     vae_tiling: gr.Checkbox
+    window_frames: gr.Number
+    window_overlap: gr.Number
+    color_strength: gr.Slider
 
     @property
     def components(self) -> set:
         return {self.prompt, self.negative_prompt, self.size, self.num_frames, self.steps, self.guidance_scale,
                 self.flow_shift, self.conditioning_scale, self.seed, self.solver, self.fit, self.timing,
-                self.lora_paths, self.lora_scales, self.speed_mode, self.memory_mode, self.vae_tiling}
+                self.lora_paths, self.lora_scales, self.speed_mode, self.memory_mode, self.vae_tiling,
+                self.window_frames, self.window_overlap, self.color_strength}
 
     def by_field(self) -> dict[str, list]:
         """GenerationSettings field name -> the components that set it (to show only what a backend honours)."""
@@ -88,6 +92,8 @@ class SettingsPanel:
             "conditioning_scale": [self.conditioning_scale], "seed": [self.seed], "solver": [self.solver],
             "fit": [self.fit], "timing": [self.timing], "loras": [self.lora_paths, self.lora_scales],
             "speed_mode": [self.speed_mode], "memory_mode": [self.memory_mode], "vae_tiling": [self.vae_tiling],
+            "window_frames": [self.window_frames], "window_overlap": [self.window_overlap],
+            "color_strength": [self.color_strength],
         }
 
     def read(self, data: dict) -> GenerationSettings:
@@ -104,6 +110,8 @@ class SettingsPanel:
             conditioning_scale=float(data[self.conditioning_scale]), seed=int(data[self.seed]),
             solver=data[self.solver], fit=data[self.fit], timing=data[self.timing], loras=loras,
             speed_mode=data[self.speed_mode], memory_mode=data[self.memory_mode], vae_tiling=bool(data[self.vae_tiling]),
+            window_frames=int(data[self.window_frames]), window_overlap=int(data[self.window_overlap]),
+            color_strength=float(data[self.color_strength]),
         )
 
     def values_for(self, settings: GenerationSettings) -> dict:
@@ -117,7 +125,8 @@ class SettingsPanel:
             self.lora_paths: "\n".join(lora.path for lora in settings.loras),
             self.lora_scales: " ".join(f"{lora.scale:g}" for lora in settings.loras),
             self.speed_mode: settings.speed_mode.value, self.memory_mode: settings.memory_mode.value,
-            self.vae_tiling: settings.vae_tiling,
+            self.vae_tiling: settings.vae_tiling, self.window_frames: settings.window_frames,
+            self.window_overlap: settings.window_overlap, self.color_strength: settings.color_strength,
         }
 
 
@@ -133,8 +142,9 @@ def settings_panel(default_size: str = C.AUTO_SIZE, sizes: list[str] | None = No
                                allow_custom_value=True,
                                info="auto: 832x480's area at the input's aspect, or the backend's nearest size; "
                                     "presets are trained sizes; WxH in multiples of 16 also works")
-            duration = gr.Slider(0.3, C.MAX_FRAMES / C.OUTPUT_FPS, value=C.DEFAULT_FRAMES / C.OUTPUT_FPS, step=0.25,
-                                 label="Duration (s at 16 fps)")
+            duration = gr.Slider(0.3, C.MAX_LONG_FRAMES / C.OUTPUT_FPS, value=C.DEFAULT_FRAMES / C.OUTPUT_FPS,
+                                 step=0.25, label="Duration (s at 16 fps)",
+                                 info="longer than one window: sliding windows (see Long video)")
             num_frames = gr.Number(C.DEFAULT_FRAMES, label="Frames (4n+1)", precision=0)
         with gr.Row():
             steps = gr.Slider(1, 100, value=25, step=1, label="Steps")
@@ -149,6 +159,13 @@ def settings_panel(default_size: str = C.AUTO_SIZE, sizes: list[str] | None = No
         with gr.Row():
             lora_paths = gr.Textbox(label="LoRAs (up to 3: file path or Hugging Face id, one per line)", lines=2)
             lora_scales = gr.Textbox(label="LoRA scales (0-4, space-separated)", placeholder="1.0 0.8")
+    with gr.Accordion("Long video (sliding windows)", open=False):
+        with gr.Row():
+            window_frames = gr.Number(C.DEFAULT_FRAMES, label="Window (frames, 4n+1)", precision=0)
+            window_overlap = gr.Number(16, label="Overlap (frames kept from the previous window)", precision=0)
+            color_strength = gr.Slider(0, 1, value=1.0, step=0.05, label="Colour correction (0 = off)")
+        gr.Markdown("Longer than one window: each window keeps the previous one's last frames; one prompt line per "
+                    "window (the last line carries on).")
     with gr.Accordion("Local speed and memory", open=False):
         with gr.Row():
             speed_mode = gr.Dropdown(enum_choices(SPEED_LABELS), value=SpeedMode.OFF.value, label="Speed")
@@ -161,12 +178,13 @@ def settings_panel(default_size: str = C.AUTO_SIZE, sizes: list[str] | None = No
             preset_lora = gr.Textbox(label="Its LoRA file (path or Hugging Face id)")
             apply_preset = gr.Button("Apply preset", size="sm")
         preset_note = gr.Markdown()
-    duration.release(lambda seconds: frames_for_duration(seconds), duration, num_frames, queue=False,
+    duration.release(lambda seconds: frames_for_duration(seconds, C.MAX_LONG_FRAMES), duration, num_frames, queue=False,
                      api_visibility="private")
     num_frames.change(lambda frames: round((frames or 0) / C.OUTPUT_FPS, 2), num_frames, duration, queue=False,
                       api_visibility="private")  # .release above fires only on a person's drag: no loop
     panel = SettingsPanel(prompt, negative, size, duration, num_frames, steps, guidance, flow_shift, conditioning,
-                          seed, solver, fit, timing, lora_paths, lora_scales, speed_mode, memory_mode, vae_tiling)
+                          seed, solver, fit, timing, lora_paths, lora_scales, speed_mode, memory_mode, vae_tiling,
+                          window_frames, window_overlap, color_strength)
 
     def on_apply_preset(data: dict) -> dict:
         if not data[preset]:
