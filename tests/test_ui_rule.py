@@ -200,3 +200,27 @@ def test_cancel_while_waiting_for_the_gpu(running_app, media_dir):
     finally:
         services.runner._run_lock.release()
     assert done["job"].status.value == "cancelled"
+
+
+def test_the_status_line_moves_for_a_hosted_job_too(running_app, media_dir):
+    from tests.fakes.comfyui_fake import FakeComfyUI
+
+    services = running_app.services
+    backend = services.backends["comfyui"]
+    controller = TabController(services)
+    panel = SimpleNamespace(status="status", video="video")
+    with FakeComfyUI() as fake:
+        backend.set_base_url(fake.base_url)
+        backend.poll_interval = 0.02
+        try:
+            settings = GenerationSettings(prompt="a lighthouse", size="832x480", num_frames=17, steps=2, seed=3)
+            job = services.runner.create(ReferenceRequest(()), settings, "comfyui")
+            updates = list(controller.run(panel, job.id))
+        finally:
+            backend.set_base_url(None)
+    lines = [update["status"] for update in updates]
+    assert any(line.startswith("⏳ queued · submitting to ComfyUI") for line in lines)
+    assert any(line.startswith("⏳ queued · waiting in the ComfyUI queue") for line in lines)
+    assert any(line.startswith("▶️ running · denoise: generating on ComfyUI") for line in lines)
+    assert any(line.startswith("▶️ running · download") for line in lines)
+    assert "succeeded" in lines[-1] and updates[-1]["video"].endswith("result.mp4")
