@@ -197,3 +197,28 @@ def test_every_click_is_answered_in_words(browser, running_app, media_dir, capfd
     (ARTIFACTS / f"walk_{name}.txt").write_text(f"{answered}/{made}\n" + "\n".join(problems))
     assert made == sum(len(labels) for labels in WALK.values())
     assert not problems, "\n".join(problems)
+
+
+def test_preview_with_missing_weights_is_a_warning_in_words(browser, running_app, media_dir, tmp_path, monkeypatch,
+                                                             capfd):
+    from vace_ui.annotators import MODELS_ENV
+
+    monkeypatch.setenv(MODELS_ENV, str(tmp_path / "no-weights"))
+    page = open_fresh_page(browser, running_app.url)
+    try:
+        page.get_by_role("tab", name="Repaint", exact=True).click()
+        page.locator("#repaint-video input[type=file]").set_input_files(str(media_dir / "square.mp4"))
+        page.locator("#repaint-video video").wait_for(timeout=60_000)
+        control = page.locator("#tab-repaint").get_by_label("Control")
+        control.click()
+        page.get_by_role("option").filter(has_text="Depth").first.click()
+        for label in ("Preview model input", "Quick control preview (first 17 frames)", "Export input bundle"):
+            close_toasts(page)
+            answer = click_and_wait_for_answer(page, "repaint", label)
+            assert "needs weight files that are not installed" in answer, (label, answer)
+            settle(page)
+            assert page.evaluate(ERROR_BADGES) == 0
+        page.screenshot(path=str(ARTIFACTS / "preview_missing_weights.png"), full_page=True)
+    finally:
+        page.close()
+    assert "Traceback" not in "".join(capfd.readouterr())
