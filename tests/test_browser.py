@@ -148,8 +148,9 @@ def test_click_and_paint_keyframes_track_and_preview_overlay(page, media_dir, ru
     status = page.locator("#edit-status")
     set_small_settings(page, "edit", frames="9")  # 9 output frames use source frames 0-8 only
     page.locator("#edit-preview").click()
-    status.get_by_text("lies outside the part of the video used").wait_for(timeout=60_000)
-    assert "source frame 10" in status.inner_text()  # said, not silently moved to another frame
+    toast = page.locator('[data-testid="toast-text"]').get_by_text("lies outside the part of the video used")
+    toast.wait_for(timeout=60_000)  # a warning toast in words; the status line keeps what it showed
+    assert "source frame 10" in toast.inner_text()  # said, not silently moved to another frame
     set_small_settings(page, "edit", frames="17")
     page.locator("#edit-preview").click()
     page.locator("#edit-preview-video video").wait_for(timeout=120_000)
