@@ -155,6 +155,18 @@ def test_edit_mask_frame_past_the_end(media):
         compile_request(EditRequest("clip.mp4", (MaskKeyframe("rect.png", 99),)), settings(), ctx(media))
 
 
+def test_edit_keyframe_outside_the_used_part_says_so_instead_of_moving_it(media):
+    """30 fps, 17 output frames use source frames 0-30: a keyframe on frame 40 is not silently moved to 30."""
+    media.videos["thirty.mp4"] = (numbered_video(90, W, H), 30.0)
+    with pytest.raises(InputError, match=r"source frame 40 \(1\.33 s\) lies outside the part of the video used "
+                                         r"\(frames 0-30, .*raise the duration to at least 1\.37 s"):
+        compile_request(EditRequest("thirty.mp4", (MaskKeyframe("rect.png", 40),)), settings(num_frames=17),
+                        ctx(media))
+    inputs = compile_request(EditRequest("thirty.mp4", (MaskKeyframe("rect.png", 40),)), settings(num_frames=25),
+                             ctx(media))
+    assert (inputs.mask[21:, 120, 250] == 255).all()  # held from the output frame that shows source frame 40
+
+
 def test_edit_mask_video_is_binarised_frame_for_frame(media):
     masks = np.zeros((20, H, W, 3), dtype=np.uint8)
     masks[:, 10:20, 10:20] = 200  # lossy-ish white still counts
@@ -182,13 +194,46 @@ def test_extend_first_and_last_frame_images(media):
     assert (inputs.video[1:-1] == C.NEUTRAL_GRAY).all()
 
 
-def test_extend_clips_always_leave_frames_to_generate(media):
+def test_extend_keeps_short_clips_whole_and_generates_the_frames_asked(media):
     media.videos["short.mp4"] = (numbered_video(8, W, H), 16.0)
     inputs = compile_request(ExtendRequest(first_clip="short.mp4", last_clip="short.mp4"), settings(), ctx(media))
-    assert [int(inputs.video[i, 0, 0, 0]) for i in range(4)] == [4, 5, 6, 7]  # first clip: its last 4 frames
-    assert [int(inputs.video[i, 0, 0, 0]) for i in range(5, 9)] == [0, 1, 2, 3]  # last clip: its first 4 frames
-    assert (inputs.mask[4] == 255).all() and (inputs.video[4] == C.NEUTRAL_GRAY).all()
-    assert (inputs.mask[:4] == 0).all() and (inputs.mask[5:] == 0).all()
+    assert inputs.num_frames == 8 + 9 + 8  # Frames = the new footage; the kept frames come on top
+    assert [int(inputs.video[i, 0, 0, 0]) for i in range(8)] == list(range(8))  # up to the clip's last frame
+    assert [int(inputs.video[i, 0, 0, 0]) for i in range(17, 25)] == list(range(8))
+    assert (inputs.mask[8:17] == 255).all() and (inputs.video[8:17] == C.NEUTRAL_GRAY).all()
+    assert (inputs.mask[:8] == 0).all() and (inputs.mask[17:] == 0).all()
+    assert inputs.notes[-1] == "9 new frames generated; 25 frames in all (1.56 s)."
+
+
+def test_extend_a_first_clip_continues_from_its_real_last_frame(media):
+    """A 2 s, 32-frame clip at 16 fps: at Frames 33 all 32 frames are kept and 33 are generated after frame 31;
+    at Frames 17 the same. A 30 fps clip is sampled back from its last frame, never cut at the front."""
+    media.videos["two_s.mp4"] = (numbered_video(32, W, H), 16.0)
+    for frames in (33, 17):
+        inputs = compile_request(ExtendRequest(first_clip="two_s.mp4"), settings(num_frames=frames), ctx(media))
+        kept = int((inputs.mask.reshape(inputs.num_frames, -1) == 0).all(axis=1).sum())
+        assert int(inputs.video[kept - 1, 0, 0, 0]) == 31 and kept + frames == inputs.num_frames
+        assert kept == 32 and (inputs.mask[kept:] == 255).all()
+        assert any("continues from its last frame (31)" in note for note in inputs.notes)
+        assert not any("dropped" in note for note in inputs.notes)
+    media.videos["thirty.mp4"] = (numbered_video(60, W, H), 30.0)
+    inputs = compile_request(ExtendRequest(first_clip="thirty.mp4"), settings(num_frames=17), ctx(media))
+    kept = int((inputs.mask.reshape(inputs.num_frames, -1) == 0).all(axis=1).sum())
+    assert int(inputs.video[kept - 1, 0, 0, 0]) == 59 and (inputs.num_frames - 1) % 4 == 0
+
+
+def test_extend_single_frames_get_the_few_frames_4n_plus_1_needs_and_say_so(media):
+    media.images["blue.png"] = np.full((240, 416, 3), (0, 0, 255), dtype=np.uint8)
+    inputs = compile_request(ExtendRequest(first_frame="red.png", last_frame="blue.png"), settings(), ctx(media))
+    assert inputs.num_frames == 13 and (inputs.mask[1:-1] == 255).all()
+    assert "11 new frames instead of 9" in " ".join(inputs.notes)
+
+
+def test_outpaint_says_when_the_chosen_size_is_replaced(media):
+    media.videos["small.mp4"] = (np.full((9, 240, 416, 3), 77, dtype=np.uint8), 16.0)
+    inputs = compile_request(OutpaintRequest("small.mp4", left=1.5, right=1.5), settings(), ctx(media))
+    note = next(note for note in inputs.notes if note.startswith("size:"))
+    assert note.startswith(f"size: {inputs.width}x{inputs.height} instead of 832x480")
 
 
 def outpaint_box(src_w, src_h, request, out_w, out_h):

@@ -48,7 +48,8 @@ def test_capability_produces_mp4_of_expected_size_and_frames(runner, media_dir, 
     expected = {"reference": (128, 128), "repaint": (144, 112), "edit": (144, 112), "extend": (144, 112),
                 "outpaint": (160, 96)}[capability]
     assert (info.width, info.height) == expected
-    assert info.frame_count == 9 and info.fps == 16
+    kept = 48 if capability == "extend" else 0  # Extend: 3 s of the first clip come on top of the 9 new frames
+    assert info.frame_count == 9 + kept and info.fps == 16
     metadata = read_metadata(job.output_path)
     assert metadata["capability"] == capability and metadata["settings"]["seed"] == 7
     assert metadata["settings"]["prompt"] == "a dog runs"

@@ -46,7 +46,10 @@ def test_preview_tints_the_generated_region(tmp_path, media_dir):
     inputs = compile_preview(request, settings)
     path = write_preview(inputs, tmp_path / "preview.mp4")
     assert probe_video(path).frame_count == 9
-    frame = read_frames(path, [0])[0].astype(int)
+    shown = read_frames(path, [0])[0].astype(int)
+    frame, beside = shown[:, :inputs.width], shown[:, inputs.width:]
+    assert beside.shape == inputs.references[0].shape  # the reference the model receives, beside the frames
+    assert np.abs(beside - inputs.references[0].astype(int)).mean() < 6
     masked = inputs.mask[0] == 255
     assert frame[masked][:, 0].mean() > frame[masked][:, 1].mean() + 40  # reddish tint over the mask
     unmasked_source = inputs.video[0][~masked].astype(int)

@@ -112,5 +112,10 @@ class Backend(abc.ABC):
         raise NotImplementedError(f"{self.label} cannot resume jobs after a restart.")
 
     def status(self) -> str:
-        """One line for the Settings tab: ready, weights missing, key missing..."""
+        """One line for the Settings tab from what is known without asking anyone: weights found, key missing,
+        the last check's answer... Never "ready" for something that has not just been checked."""
         return "ready"
+
+    def check(self) -> str:
+        """Like `status`, after asking the service where the backend can be asked cheaply (a short timeout)."""
+        return self.status()

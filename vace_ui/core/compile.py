@@ -94,6 +94,10 @@ def compile_outpaint(request: OutpaintRequest, settings: GenerationSettings, ctx
     notes = clip.notes + [
         f"expanded top x{request.top:g}, bottom x{request.bottom:g}, left x{request.left:g}, right x{request.right:g}"
     ]
+    if (spatial.out_w, spatial.out_h) != settings.preset_size:
+        chosen_w, chosen_h = settings.preset_size
+        notes.append(f"size: {spatial.out_w}x{spatial.out_h} instead of {chosen_w}x{chosen_h}, to fit the expanded "
+                     "frame's shape at about the same pixel count.")
     return VaceInputs(clip.frames, mask, [], notes, conditioning_scale=settings.conditioning_scale)
 
 

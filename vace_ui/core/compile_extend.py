@@ -1,28 +1,46 @@
-"""Video extension: kept footage at the start and/or end (mask keep), solid gray frames to generate between."""
+"""Video extension: kept footage at the start and/or end (mask keep), solid gray frames to generate between.
+
+Frames (settings.num_frames) is the new footage; the kept frames come on top of it, and a first clip always ends
+on its real last frame."""
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
 from . import constants as C
 from .clip import CompileContext, full_mask, gray_video, size_rule
 from .errors import InputError
-from .geometry import plan_frames, plan_spatial
+from .geometry import plan_spatial
 from .inputs import VaceInputs
 from .requests import ExtendRequest
-from .settings import FitMode, GenerationSettings
+from .settings import FitMode, FrameTiming, GenerationSettings
+
+
+def kept_clip_indices(src_count: int, src_fps: float, timing: FrameTiming, at_start: bool, limit: int) -> list[int]:
+    """Source frames of a kept clip at 16 fps, at most `limit`: a first clip (`at_start`) is sampled back from its
+    real last frame, so the new footage continues from there; a last clip forward from its first frame."""
+    if src_count <= 0:
+        raise InputError("first_clip" if at_start else "last_clip", "has no frames.")
+    if timing is FrameTiming.SQUEEZE:  # the whole clip, spread over the frames it may fill
+        count = min(src_count, limit)
+        return [round(i * (src_count - 1) / (count - 1)) for i in range(count)] if count > 1 else [src_count - 1]
+    step = src_fps / C.OUTPUT_FPS if timing is FrameTiming.RESAMPLE and src_fps > 0 else 1.0
+    count = min(limit, int(math.floor((src_count - 1) / step + 1e-9)) + 1)
+    offsets = [int(math.floor(i * step + 1e-9)) for i in range(count)]
+    return sorted(src_count - 1 - offset for offset in offsets) if at_start else offsets
 
 
 def compile_extend(request: ExtendRequest, settings: GenerationSettings, ctx: CompileContext) -> VaceInputs:
-    """The first media given fixes the output size; later media are cropped (or padded, in PAD mode) to it."""
-    n = settings.num_frames
+    """Kept footage at the start and/or end (black mask), gray frames to generate in between (white mask). The
+    frame count is the new footage: the kept frames come on top of it. A first clip always ends on its real last
+    frame. The first media given fixes the output size; later media are cropped (or padded, in PAD mode) to it."""
+    new = settings.num_frames
+    limit = int(C.MAX_EXTENSION_CLIP_SECONDS * C.OUTPUT_FPS)
     canvas: tuple[int, int] | None = None
     notes: list[str] = []
-    kept: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    both_clips = bool(request.first_clip and request.last_clip)
-    one_frame = 1 if (request.first_frame or request.last_frame) else 0
-    # A kept clip is at most 3 s and always leaves frames to generate (half each when both ends are clips).
-    max_clip = min(int(C.MAX_EXTENSION_CLIP_SECONDS * C.OUTPUT_FPS), (n - 1) // 2 if both_clips else n - 1 - one_frame)
+    kept: dict[str, list] = {}  # field -> [frames, border mask, source indices (clips) or None]
     for field in ("first_clip", "first_frame", "last_clip", "last_frame"):
         path = getattr(request, field)
         if not path:
@@ -40,27 +58,60 @@ def compile_extend(request: ExtendRequest, settings: GenerationSettings, ctx: Co
         else:
             plan = plan_spatial(src_w, src_h, canvas, FitMode.PAD if settings.fit is FitMode.PAD else FitMode.CROP)
         if is_clip:
-            timing = plan_frames(info.frame_count, info.fps, n, settings.timing, field, any_count=True)
-            indices = timing.source_indices
-            notes.append(timing.note)
-            if len(indices) > max_clip:
-                indices = indices[-max_clip:] if field == "first_clip" else indices[:max_clip]
-                notes.append(f"{field}: longer than the {max_clip} frames it may fill (3 s at most); only its "
-                             f"{'last' if field == 'first_clip' else 'first'} {len(indices)} frames are kept.")
+            indices = kept_clip_indices(info.frame_count, info.fps, settings.timing, field == "first_clip", limit)
             frames = np.stack([plan.apply(frame) for frame in ctx.media.frames(path, indices, field)])
+            kept[field] = [frames, plan.border_mask(), indices, info]
         else:
-            frames = plan.apply(image)[None]
+            kept[field] = [plan.apply(image)[None], plan.border_mask(), None, None]
         notes.append(f"{field}: {plan.describe()}")
-        kept[field] = (frames, plan.border_mask())
     head = kept.get("first_clip") or kept.get("first_frame")
     tail = kept.get("last_clip") or kept.get("last_frame")
-    used = (len(head[0]) if head else 0) + (len(tail[0]) if tail else 0)
-    if used >= n:
-        raise InputError("num_frames", f"the kept frames fill {used} of {n} frames; raise the frame count or use shorter clips.")
-    video, mask = gray_video(n, *canvas), full_mask(n, *canvas)
+    clips = [part for part in (head, tail) if part and part[2] is not None]
+
+    def drop(count: int) -> int:
+        """Drop up to `count` of the oldest kept clip frames (the first clip's earliest, then the last clip's
+        latest; each clip keeps at least one). Returns how many were dropped."""
+        dropped = 0
+        for part in clips:
+            take = min(count - dropped, len(part[0]) - 1)
+            if take > 0:
+                keep = slice(take, None) if part is head else slice(None, len(part[0]) - take)
+                part[0], part[2] = part[0][keep], part[2][keep]
+                dropped += take
+        return dropped
+
+    total = new + sum(len(part[0]) for part in (head, tail) if part)
+    if total > C.MAX_FRAMES:
+        total -= drop(total - C.MAX_FRAMES)
+    odd = (total - 1) % C.TEMPORAL_STRIDE  # the whole must be 4n+1 frames
+    if odd:
+        total -= drop(odd)
+        odd = (total - 1) % C.TEMPORAL_STRIDE
+    if odd:  # single kept frames only: generate a few more frames
+        new += C.TEMPORAL_STRIDE - odd
+        total += C.TEMPORAL_STRIDE - odd
+        notes.append(f"{new} new frames instead of {settings.num_frames}: with single kept frames the whole must be "
+                     "4n+1 frames.")
+    if total > C.MAX_FRAMES:
+        raise InputError("num_frames", f"{new} new frames and the kept footage exceed {C.MAX_FRAMES} frames in all; "
+                                       "lower Frames.")
+    for field, part in kept.items():
+        if part[2] is None:
+            continue
+        indices, info = part[2], part[3]
+        which = f"its last {len(indices)} frames" if field == "first_clip" else f"its first {len(indices)} frames"
+        if len(indices) == limit:
+            which += f" ({C.MAX_EXTENSION_CLIP_SECONDS:g} s at most)"
+        text = (f"{field}: {info.frame_count / info.fps:.2f} s ({info.frame_count} frames at {info.fps:g} fps); "
+                f"{which} are kept (source frames {indices[0]}-{indices[-1]})")
+        if field == "first_clip":
+            text += f"; the new footage continues from its last frame ({indices[-1]})"
+        notes.append(text + ".")
+    video, mask = gray_video(total, *canvas), full_mask(total, *canvas)
+    start = len(head[0]) if head else 0
     if head:
-        video[: len(head[0])], mask[: len(head[0])] = head
+        video[:start], mask[:start] = head[0], head[1]
     if tail:
-        video[n - len(tail[0]) :], mask[n - len(tail[0]) :] = tail
-    notes.append(f"{n - used} of {n} frames generated")
+        video[total - len(tail[0]):], mask[total - len(tail[0]):] = tail[0], tail[1]
+    notes.append(f"{new} new frames generated; {total} frames in all ({total / C.OUTPUT_FPS:.2f} s).")
     return VaceInputs(video, mask, [], notes, conditioning_scale=settings.conditioning_scale)

@@ -32,8 +32,13 @@ def compile_preview(request: CapabilityRequest, settings: GenerationSettings,
 
 
 def overlay_frames(inputs: VaceInputs) -> np.ndarray:
-    """Source frames (gray where the model creates) with the generate-mask tinted."""
-    return np.stack([overlay(frame, mask > 127) for frame, mask in zip(inputs.video, inputs.mask)])
+    """Source frames (gray where the model creates) with the generate-mask tinted, and the reference images the
+    model receives to their right (each at the output size, as the model gets it)."""
+    frames = np.stack([overlay(frame, mask > 127) for frame, mask in zip(inputs.video, inputs.mask)])
+    if not inputs.references:
+        return frames
+    strip = np.concatenate(inputs.references, axis=1)
+    return np.concatenate([frames, np.broadcast_to(strip, (len(frames),) + strip.shape)], axis=2)
 
 
 def write_preview(inputs: VaceInputs, path: Path) -> Path:

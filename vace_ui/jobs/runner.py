@@ -17,11 +17,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ..annotators.base import AnnotatorError
 from ..backends.base import Backend, BackendJob, Phase
 from ..core.clip import CompileContext
 from ..core.compile import compile_request
-from ..core.errors import BackendUnavailable, GenerationCancelled, InputError, MediaError
+from ..core.errors import GenerationCancelled, InputError
 from ..core.requests import Capability, CapabilityRequest, request_from_dict
 from ..core.settings import GenerationSettings
 from ..media.video import copy_with_metadata, write_video
@@ -29,6 +28,7 @@ from . import windows
 from .context import file_context
 from .sizing import for_backend, resolve_size
 from .store import Job, JobStatus, JobStore
+from .user_errors import USER_ERRORS
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +78,8 @@ class JobRunner:
         self.context_factory = context_factory
         self._cancel: dict[str, threading.Event] = {}
         self._run_lock = threading.Lock()
+        self._line_lock = threading.Lock()
+        self._line: list[str] = []  # jobs waiting for `_run_lock`, oldest first
 
     def create(self, request: CapabilityRequest, settings: GenerationSettings, backend: str = "local") -> Job:
         """Validate (fast, no decoding), copy the inputs into the job's folder and record the job as queued."""
@@ -111,19 +113,42 @@ class JobRunner:
         cancel = self._cancel.setdefault(job_id, threading.Event())
         reporter = _Reporter(self.store, job_id, cancel, listener)
         job = self.store.get(job_id)
-        exclusive = self._run_lock if self.backends[job.backend].exclusive else contextlib.nullcontext()
-        with exclusive:
-            try:
+        exclusive = self.backends[job.backend].exclusive
+        try:
+            with self._turn(job_id, reporter) if exclusive else contextlib.nullcontext():
                 return self._run(job, reporter, resume)
-            except GenerationCancelled:
-                return self._finish(job_id, JobStatus.CANCELLED, error="Cancelled by the user; nothing was written.")
-            except (InputError, MediaError, AnnotatorError, BackendUnavailable) as error:  # the user can act on these
-                return self._finish(job_id, JobStatus.FAILED, error=str(error))
-            except Exception as error:  # keep the app up; the message goes to the user, the traceback to the log
-                log.exception("job %s failed", job_id)
-                return self._finish(job_id, JobStatus.FAILED, error=_describe(error))
-            finally:
-                self._cancel.pop(job_id, None)
+        except GenerationCancelled:
+            return self._finish(job_id, JobStatus.CANCELLED, error="Cancelled by the user; nothing was written.")
+        except USER_ERRORS as error:  # the user can act on these
+            return self._finish(job_id, JobStatus.FAILED, error=str(error))
+        except Exception as error:  # keep the app up; the message goes to the user, the traceback to the log
+            log.exception("job %s failed", job_id)
+            return self._finish(job_id, JobStatus.FAILED, error=_describe(error))
+        finally:
+            self._cancel.pop(job_id, None)
+
+    @contextlib.contextmanager
+    def _turn(self, job_id: str, reporter: _Reporter):
+        """Wait for the GPU, telling the job its place in line as it changes; a cancel while waiting stops it."""
+        with self._line_lock:
+            self._line.append(job_id)
+        try:
+            told = None
+            while not self._run_lock.acquire(timeout=0.25):
+                if reporter.cancelled:
+                    raise GenerationCancelled()
+                with self._line_lock:
+                    ahead = self._line.index(job_id) + 1  # the running job plus those queued before this one
+                if ahead != told:
+                    told = ahead
+                    reporter.phase(Phase.QUEUED, message=f"{ahead} job(s) ahead on the GPU")
+        finally:
+            with self._line_lock:
+                self._line.remove(job_id)
+        try:
+            yield
+        finally:
+            self._run_lock.release()
 
     def recover_after_restart(self) -> list[threading.Thread]:
         """Jobs left queued or running by a previous process. A remote job whose task was submitted resumes

@@ -11,6 +11,7 @@ from ..services import Services
 from .api import render_api
 from .capability_tab import TabController, render_capability_tab
 from .edit_tab import ClickSegmenter, edit_inputs
+from .handlers import wire
 from .history import render_history
 from .settings_tab import render_settings_tab
 from .tabs import extend_inputs, outpaint_inputs, reference_inputs, repaint_inputs
@@ -46,8 +47,10 @@ def build_app(services: Services) -> gr.Blocks:
             }
             history = render_history(services.store, tabs, rendered)
             render_settings_tab(services)
-        for event in finished_events:
-            event.then(history.refresh, None, history.table, queue=False, api_visibility="private")
+        for event in finished_events:  # a job created or finished in any tab shows in History at once
+            wire(event.then, history.refresh, None, history.table, quick=True)
+        wire(demo.load, history.refresh, None, history.table, quick=True)  # a fresh page shows existing jobs
+        wire(history.tab.select, history.refresh, None, history.table, quick=True)
         render_api(services)
     demo.queue(default_concurrency_limit=2)
     return demo

@@ -5,14 +5,16 @@ Handlers receive {component: value} dicts and return {component: update} dicts: 
 
 from __future__ import annotations
 
+import queue
 import tempfile
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import gradio as gr
 
-from ..core.errors import InputError, MediaError
+from ..backends.base import Phase
 from ..core.requests import Capability, CapabilityRequest
 from ..core.settings import GenerationSettings
 from ..jobs.context import file_context
@@ -22,6 +24,7 @@ from ..jobs.sizing import for_backend
 from ..jobs.store import Job, JobStatus
 from ..services import Services
 from .components import ResultPanel, SettingsPanel, result_panel, settings_panel
+from .handlers import wire
 
 GENERATION_FIELDS = [f.name for f in fields(GenerationSettings) if f.name not in ("prompt",)]
 
@@ -79,12 +82,18 @@ def backend_summary(backend, capability: Capability) -> str:
     return text
 
 
-def _error_text(error: Exception) -> str:
-    return f"❌ {error}"
+def job_line(job_id: str, update: Progress) -> str:
+    """The moving status line of a job: queued (with its place in line), then running with phase and step."""
+    if update.phase is Phase.QUEUED:
+        return f"⏳ queued · {update.message or 'waiting to start'} · job `{job_id}`"
+    return f"▶️ running · {update.text} · job `{job_id}`"
 
 
 class TabController:
-    """Event handlers shared by the capability tabs. Holds the services; no state of its own."""
+    """Event handlers shared by the capability tabs. Holds the services; no state of its own.
+
+    Mistakes raise (InputError, MediaError, AnnotatorError, BackendUnavailable...): `handlers.answered` turns them
+    into a warning toast, the same way for Preview, Export and Generate."""
 
     def __init__(self, services: Services):
         self.services = services
@@ -99,14 +108,13 @@ class TabController:
         return request, generation, compile_preview(request, generation, context)
 
     def preview(self, inputs: TabInputs, settings: SettingsPanel, panel: ResultPanel, data: dict) -> dict:
-        try:
-            _, generation, compiled = self._compile(inputs, settings, panel, data)
-        except (InputError, MediaError) as error:
-            return {panel.status: _error_text(error), panel.preview_video: None}
+        _, generation, compiled = self._compile(inputs, settings, panel, data)
         path = write_preview(compiled, Path(tempfile.mkdtemp(dir=self.scratch)) / "preview.mp4")
         notes = "\n".join(f"- {note}" for note in compiled.notes)
-        text = f"Model input: {compiled.width}x{compiled.height}, {compiled.num_frames} frames, " \
-               f"{len(compiled.references)} reference(s).\n{notes}"
+        refs = f"{len(compiled.references)} reference(s)"
+        if compiled.references:
+            refs += ", shown to the right of the frames"
+        text = f"Model input: {compiled.width}x{compiled.height}, {compiled.num_frames} frames, {refs}.\n{notes}"
         backend = self.services.backends.get(data[panel.backend])
         if backend is not None and backend.capabilities().sizes and backend.capabilities().needs_compiled_inputs:
             text += (f"\n\nSent to {backend.label} exactly as shown, asking for size "
@@ -119,35 +127,51 @@ class TabController:
         return {panel.status: text, panel.preview_video: str(path)}
 
     def bundle(self, inputs: TabInputs, settings: SettingsPanel, panel: ResultPanel, data: dict) -> dict:
-        try:
-            request, generation, compiled = self._compile(inputs, settings, panel, data)
-        except (InputError, MediaError) as error:
-            return {panel.status: _error_text(error), panel.bundle_file: None}
+        request, generation, compiled = self._compile(inputs, settings, panel, data)
         path = write_bundle(compiled, request, generation, Path(tempfile.mkdtemp(dir=self.scratch)) / "vace_inputs.zip")
-        return {panel.status: f"Bundle ready: {compiled.num_frames} frames.", panel.bundle_file: str(path)}
+        return {panel.status: f"Bundle ready: {compiled.num_frames} frames, {compiled.width}x{compiled.height}, "
+                              f"{len(compiled.references)} reference(s).", panel.bundle_file: str(path)}
 
     def create(self, inputs: TabInputs, settings: SettingsPanel, panel: ResultPanel, data: dict) -> dict:
-        try:
-            job = self.services.runner.create(inputs.request(data), settings.read(data), data[panel.backend])
-        except (InputError, MediaError) as error:
-            gr.Warning(str(error))
-            return {panel.status: _error_text(error), panel.job_id: None}
+        job = self.services.runner.create(inputs.request(data), settings.read(data), data[panel.backend])
         return {panel.status: f"⏳ queued · job `{job.id}`", panel.job_id: job.id}
 
-    def run(self, panel: ResultPanel, job_id: str | None, progress=gr.Progress()) -> dict:
-        if not job_id:
-            return {}
+    def run(self, panel: ResultPanel, job_id: str | None) -> Iterator[dict]:
+        """Run the job in a worker thread and stream its status line until it ends, then show the outcome."""
+        if not job_id or self.services.store.get(job_id).status is not JobStatus.QUEUED:
+            return  # Generate answered a mistake: nothing new to run (the id may be an earlier job's)
+        updates: queue.Queue[Progress] = queue.Queue()
+        outcome: dict = {}
 
-        def listen(update: Progress) -> None:
-            progress((update.step, update.total) if update.total else None, desc=update.text)
+        def work() -> None:
+            try:
+                outcome["job"] = self.services.runner.run(job_id, updates.put)
+            except BaseException as error:  # handed to the generator below, which re-raises it in the handler
+                outcome["error"] = error
 
-        job = self.services.runner.run(job_id, listen)
-        return {panel.status: format_job(job), panel.video: job.output_path if job.output_path else None}
+        worker = threading.Thread(target=work, name=f"job-{job_id}", daemon=True)
+        worker.start()
+        shown = None
+        while worker.is_alive() or not updates.empty():
+            try:
+                update = updates.get(timeout=0.3)
+            except queue.Empty:
+                continue
+            line = job_line(job_id, update)
+            if line != shown:
+                shown = line
+                yield {panel.status: line}
+        worker.join()
+        if "error" in outcome:
+            raise outcome["error"]
+        job = outcome["job"]
+        yield {panel.status: format_job(job), panel.video: job.output_path if job.output_path else None}
 
     def cancel(self, panel: ResultPanel, job_id: str | None) -> dict:
         if job_id and self.services.runner.cancel(job_id):
             return {panel.status: f"⏹️ cancelling job `{job_id}` at the next step…"}
-        return {panel.status: "Nothing is running in this tab."}
+        gr.Info("Nothing is running in this tab: Cancel stops a job started with Generate.")
+        return {}
 
 
 def render_capability_tab(
@@ -169,20 +193,21 @@ def render_capability_tab(
                 backends = [(backend.label, key) for key, backend in controller.services.backends.items()]
                 panel = result_panel(name, backends, controller.services.config.backend)
     every = inputs.components | settings.components | {panel.backend}
-    hidden = {"api_visibility": "private"}
-    panel.preview_button.click(lambda data: controller.preview(inputs, settings, panel, data), every,
-                               {panel.status, panel.preview_video}, concurrency_id="preview", **hidden)
-    panel.bundle_button.click(lambda data: controller.bundle(inputs, settings, panel, data), every,
-                              {panel.status, panel.bundle_file}, concurrency_id="preview", **hidden)
-    created = panel.generate_button.click(
-        lambda data: controller.create(inputs, settings, panel, data), every, {panel.status, panel.job_id},
-        queue=False, **hidden,
-    )
-    ran = created.then(
-        lambda job_id, progress=gr.Progress(): controller.run(panel, job_id, progress), panel.job_id,
-        {panel.status, panel.video}, concurrency_id="gpu", concurrency_limit=controller.services.gpu_slots, **hidden,
-    )
+    wire(panel.preview_button.click, lambda data: controller.preview(inputs, settings, panel, data), every,
+         {panel.status, panel.preview_video}, concurrency_id="preview")
+    wire(panel.bundle_button.click, lambda data: controller.bundle(inputs, settings, panel, data), every,
+         {panel.status, panel.bundle_file}, concurrency_id="preview")
+    created = wire(panel.generate_button.click, lambda data: controller.create(inputs, settings, panel, data),
+                   every, {panel.status, panel.job_id}, quick=True)
+
+    def run(job_id):
+        yield from controller.run(panel, job_id)
+
+    # not limited here: the runner keeps GPU jobs one at a time and says each job's place in line
+    ran = wire(created.then, run, panel.job_id, {panel.status, panel.video}, concurrency_id="jobs",
+               concurrency_limit=None, show_progress="minimal")
     if on_finished is not None:
+        on_finished(created)
         on_finished(ran)
     by_field = settings.by_field()
 
@@ -195,9 +220,8 @@ def render_capability_tab(
         updates[panel.backend_note] = backend_summary(backend, capability)
         return updates
 
-    panel.backend.change(on_backend, panel.backend,
-                         {panel.backend_note} | {c for components in by_field.values() for c in components},
-                         queue=False, **hidden)
-    panel.cancel_button.click(lambda job_id: controller.cancel(panel, job_id), panel.job_id, panel.status,
-                              queue=False, **hidden)
+    wire(panel.backend.change, on_backend, panel.backend,
+         {panel.backend_note} | {c for components in by_field.values() for c in components}, quick=True)
+    wire(panel.cancel_button.click, lambda job_id: controller.cancel(panel, job_id), panel.job_id, {panel.status},
+         quick=True)
     return RenderedTab(capability, tab, inputs, settings, panel)

@@ -19,6 +19,7 @@ from ..core.settings import (
     SpeedMode,
     frames_for_duration,
 )
+from .handlers import wire
 
 # What the UI shows for each enum value (a dropdown lists (label, value) pairs; the value is the enum's).
 FIT_LABELS: dict[FitMode, str] = {
@@ -99,7 +100,13 @@ class SettingsPanel:
     def read(self, data: dict) -> GenerationSettings:
         """GenerationSettings from an event's {component: value} dict."""
         paths = [line.strip() for line in (data[self.lora_paths] or "").splitlines() if line.strip()]
-        scales = [float(part) for part in (data[self.lora_scales] or "").replace(",", " ").split()]
+        try:
+            scales = [float(part) for part in (data[self.lora_scales] or "").replace(",", " ").split()]
+        except ValueError:
+            raise InputError("LoRA scales", "write numbers separated by spaces, e.g. 1.0 0.8.") from None
+        for name, component in (("Frames", self.num_frames), ("Seed", self.seed)):
+            if data[component] is None:
+                raise InputError(name, "is empty; type a whole number.")
         loras = tuple(LoraSpec(path, scales[i] if i < len(scales) else 1.0) for i, path in enumerate(paths))
         flow_shift = data[self.flow_shift]
         return GenerationSettings(
@@ -178,25 +185,22 @@ def settings_panel(default_size: str = C.AUTO_SIZE, sizes: list[str] | None = No
             preset_lora = gr.Textbox(label="Its LoRA file (path or Hugging Face id)")
             apply_preset = gr.Button("Apply preset", size="sm")
         preset_note = gr.Markdown()
-    duration.release(lambda seconds: frames_for_duration(seconds, C.MAX_LONG_FRAMES), duration, num_frames, queue=False,
-                     api_visibility="private")
-    num_frames.change(lambda frames: round((frames or 0) / C.OUTPUT_FPS, 2), num_frames, duration, queue=False,
-                      api_visibility="private")  # .release above fires only on a person's drag: no loop
+    wire(duration.release, lambda seconds: frames_for_duration(seconds, C.MAX_LONG_FRAMES), duration, num_frames,
+         quick=True)
+    wire(num_frames.change, lambda frames: round((frames or 0) / C.OUTPUT_FPS, 2), num_frames, duration,
+         quick=True)  # .release above fires only on a person's drag: no loop
     panel = SettingsPanel(prompt, negative, size, duration, num_frames, steps, guidance, flow_shift, conditioning,
                           seed, solver, fit, timing, lora_paths, lora_scales, speed_mode, memory_mode, vae_tiling,
                           window_frames, window_overlap, color_strength)
 
     def on_apply_preset(data: dict) -> dict:
         if not data[preset]:
-            return {preset_note: "Choose a preset first."}
-        try:
-            settings = apply_distill_preset(panel.read(data), data[preset], data[preset_lora] or "")
-        except InputError as error:
-            return {preset_note: f"❌ {error}"}
+            raise InputError("Step-distilled LoRA preset", "choose a preset first, then press Apply preset.")
+        settings = apply_distill_preset(panel.read(data), data[preset], data[preset_lora] or "")
         return {**panel.values_for(settings), preset_note: distill_preset(data[preset]).note}
 
-    apply_preset.click(on_apply_preset, panel.components | {preset, preset_lora},
-                       panel.components | {panel.duration, preset_note}, queue=False, api_visibility="private")
+    wire(apply_preset.click, on_apply_preset, panel.components | {preset, preset_lora},
+         panel.components | {panel.duration, preset_note}, quick=True)
     return panel
 
 

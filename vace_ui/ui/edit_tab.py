@@ -20,6 +20,7 @@ from ..media.frames import FrameSource
 from ..media.video import probe_video
 from ..services import Services
 from .capability_tab import TabInputs
+from .handlers import wire
 from .mask_editor import MaskEditor
 
 BRUSH = gr.Brush(colors=["#ffffff"], default_color="#ffffff", color_mode="fixed", default_size=24)
@@ -164,6 +165,7 @@ def on_invert(view: EditView, index, editor_value, state: MaskEditor) -> dict:
         mask = state.mask(int(index))
     height, width = state.keyframes.height, state.keyframes.width
     inverted = np.ones((height, width), dtype=bool) if mask is None else ~mask
+    gr.Info(f"Inverted the mask on frame {int(index)}; press Keep mask for this frame to keep it.")
     return {view.session: state, **show(view, state, int(index), inverted)}
 
 
@@ -173,6 +175,8 @@ def on_clear(view: EditView, everything: bool, index, state: MaskEditor) -> dict
         state.remove_all()
     else:
         state.remove(int(index))
+    gr.Info("Cleared every keyframe and click." if everything
+            else f"Cleared the mask and clicks of frame {int(index)}.")
     return {view.session: state, view.keyframe_list: state.describe(), **show(view, state, int(index))}
 
 
@@ -259,21 +263,19 @@ def edit_inputs(clicker: ClickSegmenter, scratch: Path) -> TabInputs:
     view = EditView(session, video, frame, editor, click_mode, click_image, keyframe_list, mask_image, mask_video,
                     mask_type, expand_ratio, shape, cut_occluders, reference, tracker)
 
-    hidden = {"api_visibility": "private"}
     listed = {session, keyframe_list}
-    video.upload(partial(on_video, view), [video, session], listed | {frame} | view.shown, **hidden)
-    video.clear(partial(on_video, view, None), session, listed | {frame} | view.shown, **hidden)
-    frame.change(partial(on_frame, view), [frame, session], {session} | view.shown, **hidden)
+    wire(video.upload, partial(on_video, view), [video, session], listed | {frame} | view.shown)
+    wire(video.clear, partial(on_video, view, None), session, listed | {frame} | view.shown)
+    wire(frame.change, partial(on_frame, view), [frame, session], {session} | view.shown)
 
     def clicked(index, mode, state: MaskEditor, event: gr.SelectData) -> dict:  # Gradio reads the event type here
         return on_click(view, clicker, index, mode, state, event)
 
-    click_image.select(clicked, [frame, click_mode, session], {session} | view.shown, concurrency_id="preview",
-                       **hidden)
-    keep.click(partial(on_keep, view), [frame, editor, session], listed, **hidden)
-    invert.click(partial(on_invert, view), [frame, editor, session], {session} | view.shown, **hidden)
-    clear.click(partial(on_clear, view, False), [frame, session], listed | view.shown, **hidden)
-    clear_all.click(partial(on_clear, view, True), [frame, session], listed | view.shown, **hidden)
+    wire(click_image.select, clicked, [frame, click_mode, session], {session} | view.shown, concurrency_id="preview")
+    wire(keep.click, partial(on_keep, view), [frame, editor, session], listed)
+    wire(invert.click, partial(on_invert, view), [frame, editor, session], {session} | view.shown)
+    wire(clear.click, partial(on_clear, view, False), [frame, session], listed | view.shown)
+    wire(clear_all.click, partial(on_clear, view, True), [frame, session], listed | view.shown)
 
     components = {session, video, frame, editor, mask_image, mask_video, mask_type, expand_ratio, shape, reference,
                   cut_occluders, tracker}

@@ -11,6 +11,7 @@ from ..core.requests import Capability, request_from_dict
 from ..core.settings import GenerationSettings
 from ..jobs.store import Job, JobStore
 from .capability_tab import RenderedTab, format_job
+from .handlers import wire
 
 COLUMNS = ["Job", "Started", "Capability", "Backend", "Status", "Prompt", "Seconds"]
 
@@ -32,13 +33,14 @@ class HistoryTab:
     video: gr.Video
     details: gr.Markdown
     restore_button: gr.Button
+    tab: gr.Tab
 
     def refresh(self) -> list[list]:
         return job_rows(self.store.list())
 
 
 def render_history(store: JobStore, tabs: gr.Tabs, rendered: dict[Capability, RenderedTab]) -> HistoryTab:
-    with gr.Tab("History", id="history", elem_id="tab-history"):
+    with gr.Tab("History", id="history", elem_id="tab-history") as tab:
         with gr.Row():
             refresh_button = gr.Button("Refresh", size="sm", elem_id="history-refresh")
             restore_button = gr.Button("Restore settings into its tab", size="sm", elem_id="history-restore")
@@ -48,7 +50,7 @@ def render_history(store: JobStore, tabs: gr.Tabs, rendered: dict[Capability, Re
         with gr.Row():
             video = gr.Video(label="Result", interactive=False, elem_id="history-video")
             details = gr.Markdown("Select a job to see it.", elem_id="history-details")
-    history = HistoryTab(store, table, refresh_button, selected, video, details, restore_button)
+    history = HistoryTab(store, table, refresh_button, selected, video, details, restore_button, tab)
 
     def on_select(event: gr.SelectData):
         row = event.row_value if event.row_value else None
@@ -59,21 +61,27 @@ def render_history(store: JobStore, tabs: gr.Tabs, rendered: dict[Capability, Re
 
     def restore(job_id: str | None):
         if not job_id:
-            gr.Warning("Select a job first.")
+            gr.Warning("History: select a job in the table first (click its row), then press Restore.")
             return {}
         job = store.get(job_id)
         target = rendered[Capability(job.capability)]
         updates = target.settings.values_for(GenerationSettings.from_dict(job.settings))
         updates.update(target.inputs.restore(request_from_dict(job.capability, job.request)))
+        updates[target.result.video] = job.output_path or None
+        updates[target.result.status] = f"Restored from History.\n\n{format_job(job)}"
         updates[tabs] = gr.Tabs(selected=job.capability)
         return updates
+
+    def refresh_answered() -> list[list]:
+        rows = history.refresh()
+        gr.Info(f"History: {len(rows)} job(s)." if rows else "History: no jobs yet; Generate in a tab adds one.")
+        return rows
 
     every_restorable = {tabs}
     for target in rendered.values():
         every_restorable |= (target.inputs.components | target.inputs.extra_outputs | target.settings.components
-                             | {target.settings.duration})
-    hidden = {"api_visibility": "private", "queue": False}
-    refresh_button.click(history.refresh, None, table, **hidden)
-    table.select(on_select, None, {selected, video, details}, **hidden)
-    restore_button.click(restore, selected, every_restorable, **hidden)
+                             | {target.settings.duration, target.result.video, target.result.status})
+    wire(refresh_button.click, refresh_answered, None, table, quick=True)
+    wire(table.select, on_select, None, {selected, video, details}, quick=True)
+    wire(restore_button.click, restore, selected, every_restorable, quick=True)
     return history

@@ -9,11 +9,12 @@ from __future__ import annotations
 import gradio as gr
 
 from ..services import Services
+from .handlers import wire
 
 
 def render_settings_tab(services: Services) -> None:
     remote = {name: backend for name, backend in services.backends.items() if hasattr(backend, "set_api_key")}
-    with gr.Tab("Settings", id="settings", elem_id="tab-settings"):
+    with gr.Tab("Settings", id="settings", elem_id="tab-settings") as settings_tab:
         status = gr.Markdown(elem_id="settings-status")
         check = gr.Button("Check backends", size="sm", elem_id="settings-check")
         gr.Markdown("### Hosted backends\nKeys stay in this server's memory only and are never shown again.")
@@ -27,12 +28,15 @@ def render_settings_tab(services: Services) -> None:
             fields[name] = (key, url)
         apply = gr.Button("Apply keys and URLs", elem_id="settings-apply")
 
-    def describe() -> str:
-        lines = [f"- **{name}** ({backend.label}): {backend.status()}" for name, backend in services.backends.items()]
+    def describe(check: bool = False) -> str:
+        """Each backend's state; with `check`, after asking those that can be asked (2 s timeout each)."""
+        lines = [f"- **{name}** ({backend.label}): {backend.check() if check else backend.status()}"
+                 for name, backend in services.backends.items()]
         config = services.config
         lines += [f"- Output folder: `{config.output_dir}`", f"- Models folder: `{config.models_dir}`",
                   f"- Default backend: `{config.backend}`"]
-        return "\n".join(lines)
+        when = "checked just now" if check else "not checked yet: press Check backends to ask each server"
+        return f"Backends ({when}):\n\n" + "\n".join(lines)
 
     def apply_settings(data: dict) -> dict:
         updates = {}
@@ -41,10 +45,16 @@ def render_settings_tab(services: Services) -> None:
                 remote[name].set_api_key(data[key].strip())
             remote[name].set_base_url((data[url] or "").strip() or None)
             updates[key] = ""  # never echo a key back
-        updates[status] = describe()
+        updates[status] = describe(check=True)
+        gr.Info("Settings: keys and URLs applied; the status below says what each backend answered.")
         return updates
 
+    def on_check() -> str:
+        text = describe(check=True)
+        gr.Info("Settings: each backend was asked just now; the list says what it answered.")
+        return text
+
     every_field = {component for pair in fields.values() for component in pair}
-    hidden = {"api_visibility": "private", "queue": False}
-    check.click(describe, None, status, **hidden)
-    apply.click(apply_settings, every_field, every_field | {status}, **hidden)
+    wire(check.click, on_check, None, status)
+    wire(apply.click, apply_settings, every_field, every_field | {status})
+    wire(settings_tab.select, describe, None, status, quick=True)

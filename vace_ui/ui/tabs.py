@@ -11,11 +11,10 @@ import gradio as gr
 import numpy as np
 
 from .. import annotators
-from ..annotators import AnnotatorError
 from ..core import constants as C
 from ..core.clip import load_clip
 from ..core.compile import compile_request
-from ..core.errors import BackendUnavailable, InputError, MediaError
+from ..core.errors import InputError
 from ..core.geometry import fit_on_canvas
 from ..core.masks import cut_out
 from ..core.requests import (
@@ -32,6 +31,7 @@ from ..media.images import write_png
 from ..media.video import write_video
 from .capability_tab import TabInputs
 from .edit_tab import ClickSegmenter
+from .handlers import wire
 
 ROLE_CHOICES = [("Subject", RefRole.SUBJECT.value), ("Background", RefRole.BACKGROUND.value)]
 
@@ -65,21 +65,23 @@ def reference_inputs(clicker: ClickSegmenter, scratch: Path) -> TabInputs:
 
     def on_photo_click(image, points, event: gr.SelectData):
         if image is None:
-            return {}
+            raise InputError("Photo", "upload a photo first, then click the subject in it.")
         points = list(points) + [(int(event.index[0]), int(event.index[1]), True)]
-        try:
-            mask = clicker.segment(image, ("photo", hashlib.sha1(image.tobytes()).hexdigest()), points)
-        except (BackendUnavailable, InputError) as error:
-            gr.Warning(str(error))
-            return {clicks: []}
+        mask = clicker.segment(image, ("photo", hashlib.sha1(image.tobytes()).hexdigest()), points)
         path = Path(tempfile.mkdtemp(dir=scratch)) / "subject.png"
         write_png(path, fit_on_canvas(cut_out(image, mask, crop=True), *image.shape[1::-1]))
         return {clicks: points, cut: str(path)}
 
-    photo.select(on_photo_click, [photo, clicks], {clicks, cut}, concurrency_id="preview", api_visibility="private")
-    photo.upload(lambda: [], None, clicks, queue=False, api_visibility="private")
-    use.click(lambda path, index: {slots[int(index)][0]: path} if path else {}, [cut, target],
-              {image for image, _ in slots}, queue=False, api_visibility="private")
+    def on_use(path, index):
+        if not path:
+            raise InputError("Cut out on white", "click the subject in the photo first; the cut-out appears beside "
+                                                 "it, then press Use the cut-out.")
+        gr.Info(f"The cut-out is now Reference {int(index) + 1}.")
+        return {slots[int(index)][0]: path}
+
+    wire(photo.select, on_photo_click, [photo, clicks], {clicks, cut}, concurrency_id="preview")
+    wire(photo.upload, lambda: [], None, clicks, quick=True)
+    wire(use.click, on_use, [cut, target], {image for image, _ in slots}, quick=True)
 
     def request(data: dict) -> ReferenceRequest:
         return ReferenceRequest(tuple(ReferenceImage(data[image], RefRole(data[role])) for image, role in slots
@@ -133,15 +135,12 @@ def repaint_inputs(scratch: Path) -> TabInputs:
         return RepaintRequest(data[video] or "", data[control] or "", float(data[strength]), ref, data[control_mask])
 
     def on_quick(data: dict):
-        try:
-            path = quick_control_preview(request(data), Path(tempfile.mkdtemp(dir=scratch)))
-        except (InputError, MediaError, AnnotatorError) as error:
-            gr.Warning(str(error))
-            return None
+        path = quick_control_preview(request(data), Path(tempfile.mkdtemp(dir=scratch)))
+        gr.Info(f"Quick control preview: the source on the left, its {data[control]} control on the right.")
         return str(path)
 
-    quick.click(on_quick, {video, control, strength, reference, control_mask}, quick_video, concurrency_id="preview",
-                api_visibility="private")
+    wire(quick.click, on_quick, {video, control, strength, reference, control_mask}, quick_video,
+         concurrency_id="preview")
 
     def restore(saved: RepaintRequest) -> dict:
         return {video: saved.video or None, control: saved.control, strength: saved.strength,
@@ -151,8 +150,9 @@ def repaint_inputs(scratch: Path) -> TabInputs:
 
 
 def extend_inputs() -> TabInputs:
-    gr.Markdown(f"Give kept footage at either end: a clip (up to {C.MAX_EXTENSION_CLIP_SECONDS:g} s is kept) or a "
-                "single frame image. The frames in between are generated.")
+    gr.Markdown(f"Give kept footage at either end: a clip (up to {C.MAX_EXTENSION_CLIP_SECONDS:g} s is kept; a first "
+                "clip always up to its last frame) or a single frame image. **Frames** in the generation settings "
+                "is the new footage generated in between; the kept frames come on top of it.")
     with gr.Row():
         first_clip = gr.Video(label="First clip", sources=["upload"], elem_id="extend-first-clip")
         last_clip = gr.Video(label="Last clip", sources=["upload"], elem_id="extend-last-clip")

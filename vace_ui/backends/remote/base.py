@@ -16,15 +16,22 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 
-from ...core.errors import BackendUnavailable, GenerationCancelled, InputError, MediaError
+from ...core.errors import (
+    BackendUnavailable,
+    GenerationCancelled,
+    InputError,
+    MediaError,
+)
 from ..base import Backend, BackendJob, BackendResult, JobReporter, Phase
 from .http import AuthError, HttpClient, ProviderError, RetryPolicy
 from .media import is_public_url
 
 RESULT_NAME = "remote_result.mp4"
+CHECK_TIMEOUT_S = 2.0
 
 
 class TaskState(str, enum.Enum):
@@ -69,6 +76,7 @@ class RemoteBackend(Backend):
     default_poll_interval: float = 5.0
     # send the key with the result download? False: never (public CDN/OSS links); None: only under base_url
     result_auth: bool | None = False
+    check_path: str | None = None  # a cheap GET that tells whether the server answers (None: none documented)
 
     def __init__(
         self,
@@ -95,6 +103,7 @@ class RemoteBackend(Backend):
         self.clock = clock
         self._transport = transport
         self._http: HttpClient | None = None
+        self._contact: tuple[str, str] | None = None  # the last check's or job's answer: (state, words)
 
     # -- configuration ------------------------------------------------------------------------------------------
     @property
@@ -102,9 +111,13 @@ class RemoteBackend(Backend):
         return (self._base_url or os.environ.get(self.base_url_env) or self.default_base_url).rstrip("/")
 
     def set_base_url(self, base_url: str | None) -> None:
+        if (base_url or None) != self._base_url:
+            self._contact = None  # what was learnt about the old URL says nothing about the new one
         self._base_url = base_url or None  # the client is rebuilt on next use
 
     def set_api_key(self, api_key: str | None) -> None:
+        if (api_key or None) != self._api_key:
+            self._contact = None
         self._api_key = api_key or None
 
     def api_key(self) -> str | None:
@@ -117,7 +130,43 @@ class RemoteBackend(Backend):
     def status(self) -> str:
         if self.key_required and not self.api_key():
             return f"API key missing: set {self.key_env} or enter it in Settings."
-        return f"ready ({self.base_url})"
+        if self._contact is not None:
+            state, detail = self._contact
+            return f"unreachable: {detail}" if state == "unreachable" else f"{state} ({self.base_url}): {detail}"
+        if self.check_path is not None:
+            return f"not checked ({self.base_url}): press Check backends"
+        return f"key set, not checked ({self.base_url}): it is checked when a job reaches {self.label}"
+
+    def check(self) -> str:
+        """Ask the server (GET `check_path`, 2 s timeout, no retries) where the provider has a cheap endpoint."""
+        if self.check_path is None or (self.key_required and not self.api_key()):
+            return self.status()
+        url = self.base_url + self.check_path
+        where = urlsplit(url).netloc or self.base_url
+        key = self.api_key()
+        name, template = self.auth_header()
+        try:
+            with httpx.Client(timeout=CHECK_TIMEOUT_S, transport=self._transport) as client:
+                response = client.get(url, headers={name: template.format(key)} if key else {})
+        except httpx.ConnectError as error:
+            reason = "connection refused" if "refused" in str(error).lower() else f"cannot connect ({error})"
+            self._contact = ("unreachable", f"{reason} at {where}")
+        except httpx.TimeoutException:
+            self._contact = ("unreachable", f"no answer within {CHECK_TIMEOUT_S:g} s at {where}")
+        except httpx.HTTPError as error:
+            self._contact = ("unreachable", f"{type(error).__name__} at {where}")
+        else:
+            if response.status_code in (401, 403):
+                self._contact = ("token refused", f"HTTP {response.status_code}; check {self.key_env}")
+            elif response.status_code >= 400:
+                self._contact = ("not usable", f"HTTP {response.status_code} to {self.check_path}")
+            else:
+                self._contact = ("ready", f"answered at {time.strftime('%H:%M:%S')}")
+        return self.status()
+
+    def _reached(self, what: str) -> None:
+        """A job got an answer from the provider: the key and URL work (as of now)."""
+        self._contact = ("ready", f"{what} at {time.strftime('%H:%M:%S')}")
 
     def error_message(self, body: object) -> str | None:
         """The provider's own message from an error body (parsed JSON or text)."""
@@ -196,6 +245,7 @@ class RemoteBackend(Backend):
         self._stop_before_submit(reporter)
         reporter.phase(Phase.QUEUED, message=f"submitting to {self.label}")
         task_id = self.submit(job, refs)
+        self._reached(f"accepted task {task_id}")
         shutil.rmtree(folder, ignore_errors=True)  # the provider has the files now; the job keeps its own inputs
         reporter.remote_task(task_id)
         return self._follow(job, task_id, reporter, timings)

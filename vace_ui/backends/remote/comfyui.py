@@ -51,6 +51,7 @@ class ComfyUIBackend(RemoteBackend):
     key_required = False
     result_auth = None  # /view is under the server URL and needs the token when one is set
     default_poll_interval = 2.0
+    check_path = "/queue"  # answered by every ComfyUI server (and cheap)
 
     def __init__(self, *, unet: str | None = None, clip: str | None = None, vae: str | None = None,
                  weight_dtype: str = "fp8_e4m3fn_fast", **kwargs):

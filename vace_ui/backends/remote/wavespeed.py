@@ -39,6 +39,11 @@ STATES = {"created": TaskState.QUEUED, "processing": TaskState.RUNNING, "complet
           "failed": TaskState.FAILED}
 
 
+def sent_frames(job: BackendJob) -> int:
+    """The frames of the video WaveSpeed makes: the prepared inputs' count (an extension's kept frames included)."""
+    return job.inputs.num_frames if job.inputs is not None else job.settings.num_frames
+
+
 class WaveSpeedBackend(RemoteBackend):
     name = "wavespeed"
     label = "WaveSpeed"
@@ -74,12 +79,15 @@ class WaveSpeedBackend(RemoteBackend):
             raise InputError("prompt", "is empty; WaveSpeed requires a prompt.")
         if settings.size not in SIZES:
             raise InputError("size", f"{settings.size} is not offered by WaveSpeed; choose one of {', '.join(SIZES)}.")
-        frames = settings.num_frames
+        extend = job.capability is Capability.EXTEND  # Frames is the new footage; the kept frames come on top
+        frames = inputs.num_frames if extend else settings.num_frames
         seconds, extra = divmod(frames - 1, 16)
         if extra or seconds not in DURATIONS:
             allowed = ", ".join(str(16 * d + 1) for d in DURATIONS)
-            raise InputError("num_frames", f"{frames} frames is not offered: WaveSpeed generates 5 to 10 whole "
-                             f"seconds at 16 fps ({allowed} frames).")
+            what = f"the kept footage and {settings.num_frames} new frames make {frames} frames" if extend \
+                else f"{frames} frames"
+            raise InputError("num_frames", f"{what}, which is not offered: WaveSpeed generates 5 to 10 whole "
+                             f"seconds at 16 fps ({allowed} frames in all).")
         if inputs.num_frames != frames:
             raise InputError("num_frames", f"the prepared inputs have {inputs.num_frames} frames but the settings "
                              f"ask for {frames}; prepare the job again.")
@@ -144,7 +152,7 @@ class WaveSpeedBackend(RemoteBackend):
         body: dict = {
             "prompt": settings.prompt,
             "task": "inpainting" if ("mask_image" in refs or "mask_video" in refs) else "none",
-            "duration": (settings.num_frames - 1) // 16,
+            "duration": (sent_frames(job) - 1) // 16,
             "size": SIZES[settings.size],
             "num_inference_steps": int(settings.steps),
             "guidance_scale": float(settings.guidance_scale),
@@ -198,4 +206,4 @@ class WaveSpeedBackend(RemoteBackend):
 
     def describe(self, job: BackendJob) -> dict:
         return {"model": "wavespeed-ai/wan-2.1-14b-vace", "seed_sent": self.seed(job),
-                "duration": (job.settings.num_frames - 1) // 16}
+                "duration": (sent_frames(job) - 1) // 16}
