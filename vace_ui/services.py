@@ -10,6 +10,7 @@ from .backends.local import LocalBackend
 from .config import AppConfig
 from .jobs.context import file_context
 from .jobs.control_cache import ControlCache
+from .jobs.policy import JobPolicy
 from .jobs.runner import JobRunner
 from .jobs.store import JobStore
 
@@ -107,8 +108,9 @@ def create_services(config: AppConfig) -> Services:
 
     local = LocalBackend(config.model, config.models_dir, config.device, config.output_dir / "measured_speed.json")
     backends: dict[str, Backend] = {"local": local}
-    backends.update({name: backend_class() for name, backend_class in REMOTE_BACKENDS.items()})
+    backends.update({name: backend(provider=config.provider(name)) for name, backend in REMOTE_BACKENDS.items()})
     cache, sam, trackers = ControlCache(), SamModels(config.sam_model), VideoTrackers(config)
     runner = JobRunner(store, backends, context_factory=partial(file_context, cache=cache, refiner=sam.refiner,
-                                                                trackers=trackers.get))
+                                                                trackers=trackers.get),
+                       policy=JobPolicy.from_config(config))
     return Services(config, store, backends, runner, cache, sam, trackers)

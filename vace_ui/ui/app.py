@@ -12,6 +12,7 @@ from .api import render_api
 from .capability_tab import TabController, render_capability_tab
 from .edit_tab import ClickSegmenter, edit_inputs
 from .history import render_history
+from .identity import HEAD_SCRIPT, file_route
 from .settings_tab import render_settings_tab
 from .tabs import extend_inputs, outpaint_inputs, reference_inputs, repaint_inputs
 
@@ -22,7 +23,8 @@ def _model_banner(services: Services) -> str:
     local = services.local
     if local.is_tiny:
         return "**Model: tiny-random** — random weights, **produces noise**. For tests and trying the app out."
-    return f"**Model:** {local.model} · **device:** {services.config.device} · outputs in `{services.config.output_dir}`"
+    model = local.model if not Path(local.model).is_absolute() else Path(local.model).name  # no server paths
+    return f"**Model:** {model} · **device:** {services.config.device}"
 
 
 def build_app(services: Services) -> gr.Blocks:
@@ -37,6 +39,7 @@ def build_app(services: Services) -> gr.Blocks:
     ]
     finished_events = []
     with gr.Blocks(title="VACE Studio") as demo:
+        controller.credentials = gr.State({})  # this session's own keys/URLs from Settings; never stored
         gr.Markdown("# VACE Studio\nCreate and edit video with Wan2.1 VACE.  " + _model_banner(services),
                     elem_id="banner")
         with gr.Tabs() as tabs:
@@ -44,15 +47,23 @@ def build_app(services: Services) -> gr.Blocks:
                 capability: render_capability_tab(controller, capability, title, build, finished_events.append)
                 for capability, title, build in tab_specs
             }
-            history = render_history(services.store, tabs, rendered)
-            render_settings_tab(services)
+            history = render_history(services.store, tabs, rendered, services.config)
+            render_settings_tab(services, controller.credentials)
         for event in finished_events:
             event.then(history.refresh, None, history.table, queue=False, api_visibility="private")
+        demo.load(history.refresh, None, history.table, queue=False, api_visibility="private")
         render_api(services)
     demo.queue(default_concurrency_limit=2)
     return demo
 
 
-def launch_options() -> dict:
+def launch_options(services: Services) -> dict:
+    """Keyword arguments for demo.launch: the page's look, the owner cookie script, the owner-only result route
+    and the upload limit. The output folder is deliberately not in `allowed_paths`: Gradio's file server must
+    never serve job folders."""
     css_path = ASSETS / "style.css"
-    return {"css_paths": [css_path] if css_path.exists() else None, "theme": gr.themes.Soft()}
+    options = {"css_paths": [css_path] if css_path.exists() else None, "theme": gr.themes.Soft(),
+               "head": HEAD_SCRIPT, "app_kwargs": {"routes": [file_route(services)]}}
+    if services.config.max_upload_mb:
+        options["max_file_size"] = int(services.config.max_upload_mb * 1024 * 1024)
+    return options

@@ -22,6 +22,7 @@ from ..jobs.sizing import for_backend
 from ..jobs.store import Job, JobStatus
 from ..services import Services
 from .components import ResultPanel, SettingsPanel, result_panel, settings_panel
+from .identity import request_viewer, result_html
 
 GENERATION_FIELDS = [f.name for f in fields(GenerationSettings) if f.name not in ("prompt",)]
 
@@ -82,11 +83,19 @@ def _error_text(error: Exception) -> str:
 
 
 class TabController:
-    """Event handlers shared by the capability tabs. Holds the services; no state of its own."""
+    """Event handlers shared by the capability tabs. Holds the services; no state of its own. `credentials` is
+    the per-session gr.State of keys/URLs typed in Settings (set by the app before the tabs are wired)."""
 
     def __init__(self, services: Services):
         self.services = services
         self.scratch = Path(tempfile.mkdtemp(prefix="vace-previews-"))
+        self.credentials: gr.State | None = None
+
+    def _gpu_ahead(self, job: Job) -> int:
+        """How many jobs (anyone's) are queued or running on the GPU before this one."""
+        exclusive = {name for name, backend in self.services.backends.items() if backend.exclusive}
+        return sum(1 for other in self.services.store.unfinished()
+                   if other.backend in exclusive and other.id != job.id and other.created_at <= job.created_at)
 
     def _compile(self, inputs: TabInputs, settings: SettingsPanel, panel: ResultPanel, data: dict):
         request, generation = inputs.request(data), settings.read(data)
@@ -124,26 +133,41 @@ class TabController:
         path = write_bundle(compiled, request, generation, Path(tempfile.mkdtemp(dir=self.scratch)) / "vace_inputs.zip")
         return {panel.status: f"Bundle ready: {compiled.num_frames} frames.", panel.bundle_file: str(path)}
 
-    def create(self, inputs: TabInputs, settings: SettingsPanel, panel: ResultPanel, data: dict) -> dict:
+    def create(self, inputs: TabInputs, settings: SettingsPanel, panel: ResultPanel, data: dict,
+               request: gr.Request | None = None) -> dict:
+        owner = request_viewer(self.services.config, request).owner
         try:
-            job = self.services.runner.create(inputs.request(data), settings.read(data), data[panel.backend])
+            job = self.services.runner.create(inputs.request(data), settings.read(data), data[panel.backend], owner)
         except (InputError, MediaError) as error:
             gr.Warning(str(error))
             return {panel.status: _error_text(error), panel.job_id: None}
-        return {panel.status: f"⏳ queued · job `{job.id}`", panel.job_id: job.id}
+        text = f"⏳ queued · job `{job.id}`"
+        if self.services.backends[job.backend].exclusive:
+            ahead = self._gpu_ahead(job)
+            text += f" · position {ahead + 1} in the GPU queue" if ahead else " · next on the GPU"
+        return {panel.status: text, panel.job_id: job.id}
 
-    def run(self, panel: ResultPanel, job_id: str | None, progress=gr.Progress()) -> dict:
+    def run(self, panel: ResultPanel, job_id: str | None, credentials: dict | None = None,
+            request: gr.Request | None = None, progress=gr.Progress()) -> dict:
         if not job_id:
             return {}
+        try:
+            request_viewer(self.services.config, request).job(self.services.store, job_id)
+        except KeyError:
+            return {panel.status: f"❌ No job {job_id}."}
 
         def listen(update: Progress) -> None:
             progress((update.step, update.total) if update.total else None, desc=update.text)
 
-        job = self.services.runner.run(job_id, listen)
-        return {panel.status: format_job(job), panel.video: job.output_path if job.output_path else None}
+        job = self.services.runner.run(job_id, listen, credentials=credentials or {})
+        return {panel.status: format_job(job), panel.video: result_html(job)}
 
-    def cancel(self, panel: ResultPanel, job_id: str | None) -> dict:
-        if job_id and self.services.runner.cancel(job_id):
+    def cancel(self, panel: ResultPanel, job_id: str | None, request: gr.Request | None = None) -> dict:
+        try:
+            request_viewer(self.services.config, request).job(self.services.store, job_id)
+        except KeyError:
+            return {panel.status: "Nothing is running in this tab."}
+        if self.services.runner.cancel(job_id):
             return {panel.status: f"⏹️ cancelling job `{job_id}` at the next step…"}
         return {panel.status: "Nothing is running in this tab."}
 
@@ -172,14 +196,18 @@ def render_capability_tab(
                                {panel.status, panel.preview_video}, concurrency_id="preview", **hidden)
     panel.bundle_button.click(lambda data: controller.bundle(inputs, settings, panel, data), every,
                               {panel.status, panel.bundle_file}, concurrency_id="preview", **hidden)
-    created = panel.generate_button.click(
-        lambda data: controller.create(inputs, settings, panel, data), every, {panel.status, panel.job_id},
-        queue=False, **hidden,
-    )
-    ran = created.then(
-        lambda job_id, progress=gr.Progress(): controller.run(panel, job_id, progress), panel.job_id,
-        {panel.status, panel.video}, concurrency_id="gpu", concurrency_limit=1, **hidden,
-    )
+    def create(data: dict, request: gr.Request):
+        return controller.create(inputs, settings, panel, data, request)
+
+    def run(job_id, credentials, request: gr.Request, progress=gr.Progress()):
+        return controller.run(panel, job_id, credentials, request, progress)
+
+    def cancel(job_id, request: gr.Request):
+        return controller.cancel(panel, job_id, request)
+
+    created = panel.generate_button.click(create, every, {panel.status, panel.job_id}, queue=False, **hidden)
+    ran = created.then(run, [panel.job_id, controller.credentials], {panel.status, panel.video},
+                       concurrency_id="gpu", concurrency_limit=1, **hidden)
     if on_finished is not None:
         on_finished(ran)
     by_field = settings.by_field()
@@ -196,6 +224,5 @@ def render_capability_tab(
     panel.backend.change(on_backend, panel.backend,
                          {panel.backend_note} | {c for components in by_field.values() for c in components},
                          queue=False, **hidden)
-    panel.cancel_button.click(lambda job_id: controller.cancel(panel, job_id), panel.job_id, panel.status,
-                              queue=False, **hidden)
+    panel.cancel_button.click(cancel, panel.job_id, panel.status, queue=False, **hidden)
     return RenderedTab(capability, tab, inputs, settings, panel)
