@@ -3,6 +3,7 @@ may open. Built from AppConfig; a runner made without one (scripts, unit tests) 
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -25,6 +26,17 @@ class JobPolicy:
     allow_downloads: bool = False
     max_queued_jobs: int = 0
     max_clip_seconds: float = 0.0
+    upload_roots: tuple[Path, ...] = ()  # input files must lie under one of these (set by the UI); () = any
+
+    def check_uploads(self, files: list[tuple[str, str]]) -> None:
+        """Each (field, path) must be a file uploaded to (or made by) the app, decided from the path alone: a
+        server path is refused without looking at it, so its existence is never revealed."""
+        if not self.upload_roots:
+            return
+        for name, path in files:
+            absolute = Path(os.path.abspath(path))
+            if not any(absolute.is_relative_to(root) for root in self.upload_roots):
+                raise InputError(name, "expects an uploaded file; a path on the server is not accepted.")
 
     @classmethod
     def from_config(cls, config) -> "JobPolicy":

@@ -97,6 +97,7 @@ class JobRunner:
             label = self.backends[backend].label
             raise InputError("capability", f"{label} does not offer '{request.capability.value}'; choose another backend.")
         if self.policy is not None:
+            self.policy.check_uploads(list(request.media_fields().items()))
             self.policy.check_queue(len(self.store.unfinished(owner)))
             if backend == "local":
                 self.policy.local_loras(settings)

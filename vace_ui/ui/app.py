@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import gradio as gr
@@ -12,7 +13,7 @@ from .api import render_api
 from .capability_tab import TabController, render_capability_tab
 from .edit_tab import ClickSegmenter, edit_inputs
 from .history import render_history
-from .identity import HEAD_SCRIPT, file_route
+from .identity import HEAD_SCRIPT, export_dir, file_route
 from .settings_tab import render_settings_tab
 from .tabs import extend_inputs, outpaint_inputs, reference_inputs, repaint_inputs
 
@@ -27,8 +28,18 @@ def _model_banner(services: Services) -> str:
     return f"**Model:** {model} · **device:** {services.config.device}"
 
 
+def _upload_roots(*scratch: Path) -> tuple[Path, ...]:
+    """Where a job's input files may come from: Gradio's upload/cache folder and the app's own scratch folders."""
+    from gradio import utils as gradio_utils
+
+    return (Path(gradio_utils.get_upload_folder()).resolve(), *(Path(folder).resolve() for folder in scratch))
+
+
 def build_app(services: Services) -> gr.Blocks:
     controller = TabController(services)
+    if services.runner.policy is not None:  # every file a visitor names must be one they uploaded
+        services.runner.policy = replace(services.runner.policy,
+                                         upload_roots=_upload_roots(controller.scratch, export_dir()))
     clicker = ClickSegmenter(services)
     tab_specs = [
         (Capability.REFERENCE, "Reference", lambda: reference_inputs(clicker, controller.scratch)),

@@ -12,7 +12,7 @@ from ..core.requests import Capability, request_from_dict
 from ..core.settings import GenerationSettings
 from ..jobs.store import Job, JobStore
 from .capability_tab import RenderedTab, format_job
-from .identity import request_viewer, result_html
+from .identity import export_copies, request_viewer, result_html
 
 COLUMNS = ["Job", "Started", "Capability", "Backend", "Status", "Prompt", "Seconds"]
 
@@ -73,7 +73,8 @@ def render_history(store: JobStore, tabs: gr.Tabs, rendered: dict[Capability, Re
             return {}
         target = rendered[Capability(job.capability)]
         updates = target.settings.values_for(GenerationSettings.from_dict(job.settings))
-        updates.update(target.inputs.restore(request_from_dict(job.capability, job.request)))
+        saved = export_copies(job.request, config.output_dir)  # copies: the output folder is never exposed
+        updates.update(target.inputs.restore(request_from_dict(job.capability, saved)))
         updates[tabs] = gr.Tabs(selected=job.capability)
         return updates
 

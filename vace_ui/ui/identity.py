@@ -10,9 +10,12 @@ which answers 404 unless the requester owns the job (or is an admin).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import html
 import re
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,6 +99,28 @@ def result_html(job: Job | None) -> str:
     url = html.escape(result_url(job), quote=True)
     return (f'<video src="{url}" controls playsinline preload="metadata" style="width:100%;max-height:480px">'
             f'</video><div><a href="{url}" download="{html.escape(job.id)}.mp4">Download the MP4</a></div>')
+
+
+@functools.cache
+def export_dir() -> Path:
+    return Path(tempfile.mkdtemp(prefix="vace-export-"))
+
+
+def export_copies(data, output_dir: Path):
+    """`data` (a job's request, or a path) with every file inside the output folder replaced by a copy in a
+    scratch folder, for handing to a Gradio component (its own cache then serves the copy to this session): the
+    output folder itself is never exposed to Gradio's file server."""
+    if isinstance(data, dict):
+        return {key: export_copies(value, output_dir) for key, value in data.items()}
+    if isinstance(data, list):
+        return [export_copies(item, output_dir) for item in data]
+    if isinstance(data, str) and data:
+        path = Path(data)
+        if path.is_absolute() and path.is_file() and path.resolve().is_relative_to(Path(output_dir).resolve()):
+            target = Path(tempfile.mkdtemp(dir=export_dir())) / path.name
+            shutil.copyfile(path, target)
+            return str(target)
+    return data
 
 
 def file_route(services):
