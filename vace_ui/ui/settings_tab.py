@@ -42,8 +42,8 @@ def render_settings_tab(services: Services, credentials: gr.State) -> None:
             with gr.Row():
                 key = gr.Textbox(label=f"{backend.label} API key", type="password", elem_id=f"settings-{name}-key",
                                  placeholder="your own key (optional when the server has one)")
-                url = gr.Textbox(label=f"{backend.label} base URL", value=backend.base_url, interactive=editable,
-                                 elem_id=f"settings-{name}-url")
+                url = gr.Textbox(label=f"{backend.label} base URL", value=lambda backend=backend: backend.base_url,
+                                 interactive=editable, elem_id=f"settings-{name}-url")
             fields[name] = (key, url)
         with gr.Row():
             apply = gr.Button("Apply keys and URLs", elem_id="settings-apply")
