@@ -8,9 +8,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from gradio_client import Client
-
 from fakes.replicate_fake import FakeReplicate
+from gradio_client import Client
 from test_browser import CHROMIUM, FLAGS
 
 OPERATOR_KEY = "sk-operator-ENVKEY-31c8d0a7"

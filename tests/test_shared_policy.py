@@ -168,3 +168,17 @@ def test_huge_images_and_videos_are_refused_before_decoding(tmp_path):
     write_video(tmp_path / "big.mp4", np.zeros((1, 4112, 4112, 3), np.uint8), 16)
     with pytest.raises(MediaError, match="frames up to 16 megapixels"):
         probe_video(tmp_path / "big.mp4")
+
+
+def test_job_errors_name_server_folders_by_label_only(tmp_path):
+    from vace_ui.backends.local import LocalBackend
+
+    models, outputs = tmp_path / "srv-models", tmp_path / "srv-outputs"
+    models.mkdir()
+    store = JobStore(outputs)
+    backend = LocalBackend("Wan-AI/Wan2.1-VACE-1.3B-diffusers", models, device="cpu")
+    runner = JobRunner(store, {"local": backend}, folders={"models": models})
+    job = runner.run(runner.create(ReferenceRequest(()), SMALL, "local").id)
+    assert job.status.value == "failed" and "--local-dir models/Wan2.1-VACE-1.3B-diffusers" in job.error
+    assert str(tmp_path) not in job.error
+    store.close()

@@ -112,5 +112,5 @@ def create_services(config: AppConfig) -> Services:
     cache, sam, trackers = ControlCache(), SamModels(config.sam_model), VideoTrackers(config)
     runner = JobRunner(store, backends, context_factory=partial(file_context, cache=cache, refiner=sam.refiner,
                                                                 trackers=trackers.get),
-                       policy=JobPolicy.from_config(config))
+                       policy=JobPolicy.from_config(config), folders={"models": config.models_dir})
     return Services(config, store, backends, runner, cache, sam, trackers)

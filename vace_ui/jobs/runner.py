@@ -76,8 +76,13 @@ class JobRunner:
     limits (queued jobs per owner, clip length, LoRA folder); without one the caller is trusted."""
 
     def __init__(self, store: JobStore, backends: dict[str, Backend],
-                 context_factory: Callable[..., CompileContext] = file_context, policy: JobPolicy | None = None):
+                 context_factory: Callable[..., CompileContext] = file_context, policy: JobPolicy | None = None,
+                 folders: dict[str, Path] | None = None):
         self.store = store
+        # server folders named in messages by their label only ("outputs", "models"): no server path is shown
+        labelled = {"outputs": store.output_dir, **(folders or {})}
+        self._labels = sorted({(str(variant), label) for label, path in labelled.items()
+                               for variant in (Path(path), Path(path).resolve())}, key=lambda item: -len(item[0]))
         self.backends = backends
         self.context_factory = context_factory
         self.policy = policy
@@ -260,6 +265,9 @@ class JobRunner:
         }
 
     def _finish(self, job_id: str, status: JobStatus, **changes) -> Job:
+        if changes.get("error"):
+            for path, label in self._labels:
+                changes["error"] = changes["error"].replace(path, label)
         return self.store.update(job_id, status=status, finished_at=time.time(),
                                  progress=status.value, **changes)
 
