@@ -182,3 +182,14 @@ def test_job_errors_name_server_folders_by_label_only(tmp_path):
     assert job.status.value == "failed" and "--local-dir models/Wan2.1-VACE-1.3B-diffusers" in job.error
     assert str(tmp_path) not in job.error
     store.close()
+
+
+def test_every_provider_names_its_variables_in_config_only():
+    from vace_ui.backends.remote import REMOTE_BACKENDS
+    from vace_ui.config import PROVIDER_ENV
+
+    assert set(REMOTE_BACKENDS) == set(PROVIDER_ENV)
+    for name, backend in REMOTE_BACKENDS.items():
+        assert (backend.key_env, backend.base_url_env) == (PROVIDER_ENV[name].key, PROVIDER_ENV[name].base_url)
+    comfy = REMOTE_BACKENDS["comfyui"](provider=ProviderConfig.from_env("comfyui", {"VACE_COMFYUI_UNET": "u.gguf"}))
+    assert comfy.unet == "u.gguf"

@@ -116,11 +116,6 @@ class JobRunner:
         self._cancel[job_id] = threading.Event()
         return job
 
-    def gpu_position(self, job_id: str) -> int | None:
-        """1 = running on the GPU now, 2 = next, ...; None when the job is not waiting for the GPU."""
-        waiting = list(self._gpu_waiting)
-        return waiting.index(job_id) + 1 if job_id in waiting else None
-
     def cancel(self, job_id: str) -> bool:
         """Ask a queued or running job to stop at its next step. Returns False if it is not running here."""
         event = self._cancel.get(job_id)
