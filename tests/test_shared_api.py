@@ -54,7 +54,7 @@ def test_mask_type_and_roles_name_their_field(client, media_dir):
                   None, "wobble", 0.05, SETTINGS, api_name="/edit")
     assert "mask_type: 'wobble' is not one of tracking, fixed." in text
     text = _error(client, handle_file(str(media_dir / "ref.png")), None, None, "hero", SETTINGS)
-    assert "roles: 'hero' is not one of subject, background" in text
+    assert "references[0].role: 'hero' is not one of subject, background" in text
 
 
 def test_a_server_path_where_an_upload_is_expected_is_refused_without_reading_it(client, caplog):

@@ -3,7 +3,8 @@
 Base URLs are operator settings (environment variables); the fields show them read-only unless
 VACE_ALLOW_UI_BASE_URL=1 (the default on localhost only). A key typed here lives in this browser session's
 `credentials` state only: never on disk, in the store, in logs or in the page (the field is cleared once applied),
-and gone when the session ends. The operator's environment key is sent only to the operator's base URL.
+dropped with the session (Gradio deletes session state an hour after the page closes; "Forget my keys" at once).
+The operator's environment key is sent only to the operator's base URL.
 """
 
 from __future__ import annotations
