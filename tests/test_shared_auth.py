@@ -63,3 +63,34 @@ def test_two_logins_keep_their_jobs_apart_across_a_restart(tmp_path, tiny_models
         app.kill()
         app.wait(30)
     assert all(password not in log.read_text(errors="replace") for password in USERS.values())
+
+
+def test_on_localhost_a_browser_keeps_its_jobs_across_a_restart(tmp_path, tiny_models_dir):
+    port, log = _free_port(), tmp_path / "app.log"
+    url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "VACE_MODEL": "tiny-random",
+           "VACE_MODELS_DIR": str(tiny_models_dir), "VACE_OUTPUT_DIR": str(tmp_path / "outputs"),
+           "VACE_SAM_MODEL": "tiny-random"}
+    mine, other = {"Cookie": "vace_owner=" + "a1" * 16}, {"Cookie": "vace_owner=" + "b2" * 16}
+
+    def client(headers):
+        try:
+            return Client(url, headers=headers, verbose=False)
+        except Exception:
+            return None
+
+    app = _start_app(env, log)
+    try:
+        _, job = _wait_for(lambda: client(mine), 120, "the app to start").predict(
+            None, None, None, "subject", SETTINGS, api_name="/reference")
+        app.kill()
+        app.wait(30)
+        app = _start_app(env, log)
+        again = _wait_for(lambda: client(mine), 120, "the app to start again")
+        assert again.predict(job["job_id"], api_name="/job")[1]["status"] == "succeeded"
+        with pytest.raises(Exception, match="No job"):
+            client(other).predict(job["job_id"], api_name="/job")
+        assert httpx.get(f"{url}/vace/file/{job['job_id']}/result.mp4", headers=mine, timeout=30).status_code == 200
+    finally:
+        app.kill()
+        app.wait(30)

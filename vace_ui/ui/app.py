@@ -74,7 +74,8 @@ def launch_options(services: Services) -> dict:
     never serve job folders."""
     css_path = ASSETS / "style.css"
     options = {"css_paths": [css_path] if css_path.exists() else None, "theme": gr.themes.Soft(),
-               "head": HEAD_SCRIPT, "app_kwargs": {"routes": [file_route(services)]}}
+               "head": HEAD_SCRIPT, "app_kwargs": {"routes": [file_route(services)]},
+               "ssr_mode": False}  # the owner-only result route lives on the Python server (Spaces default to SSR)
     if services.config.max_upload_mb:
         options["max_file_size"] = int(services.config.max_upload_mb * 1024 * 1024)
     return options
