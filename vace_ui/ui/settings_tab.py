@@ -43,8 +43,9 @@ def render_settings_tab(services: Services, credentials: gr.State) -> None:
             with gr.Row():
                 key = gr.Textbox(label=f"{backend.label} API key", type="password", elem_id=f"settings-{name}-key",
                                  placeholder="your own key (optional when the server has one)")
-                url = gr.Textbox(label=f"{backend.label} base URL", value=lambda backend=backend: backend.base_url,
-                                 interactive=editable, elem_id=f"settings-{name}-url")
+                # editable: empty = the operator's URL (shown as the placeholder), anything typed = the visitor's own
+                url = gr.Textbox(label=f"{backend.label} base URL", value="" if editable else backend.base_url,
+                                 placeholder=backend.base_url, interactive=editable, elem_id=f"settings-{name}-url")
             fields[name] = (key, url)
         with gr.Row():
             apply = gr.Button("Apply keys and URLs", elem_id="settings-apply")
@@ -68,14 +69,14 @@ def render_settings_tab(services: Services, credentials: gr.State) -> None:
             # the server decides: a URL other than the operator's only where allowed (the field may be forged)
             entry["url"] = typed if editable and typed and typed != remote[name].base_url else None
             updates[key] = ""  # never echo a key back
-            updates[url] = entry["url"] or remote[name].base_url
+            updates[url] = entry["url"] or ("" if editable else remote[name].base_url)
         mine = {name: entry for name, entry in mine.items() if entry.get("key") or entry.get("url")}
         updates[credentials] = mine
         updates[status] = describe(mine)
         return updates
 
     def forget_keys() -> dict:
-        updates = {url: remote[name].base_url for name, (_, url) in fields.items()}
+        updates = {url: "" if editable else remote[name].base_url for name, (_, url) in fields.items()}
         return {**updates, credentials: {}, status: describe({})}
 
     every_field = {component for pair in fields.values() for component in pair}
