@@ -17,7 +17,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="VACE Studio")
     parser.add_argument("--share", action="store_true", help="create a public share link")
-    parser.add_argument("--auth", help="require a login, as user:password")
+    parser.add_argument("--auth", help="require a login: user:password, or alice:pw1,bob:pw2 for several users")
     parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
     parser.add_argument("--mcp", action="store_true",
@@ -26,20 +26,30 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def main(argv=None) -> None:
-    logging.basicConfig(level=os.environ.get("VACE_LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from vace_ui.config import AppConfig, log_level
+
+    logging.basicConfig(level=log_level(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = parse_args(argv)
-    from vace_ui.config import AppConfig
     from vace_ui.services import create_services
     from vace_ui.ui.app import build_app, launch_options
 
-    services = create_services(AppConfig.from_env())
+    auth = parse_auth(args.auth)
+    config = AppConfig.from_env(share=args.share, auth=bool(auth), host=args.host)
+    services = create_services(config)
     services.runner.recover_after_restart()
     demo = build_app(services)
-    auth = tuple(args.auth.split(":", 1)) if args.auth else None
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, auth=auth,
-                allowed_paths=[str(services.config.output_dir)], mcp_server=True if args.mcp else None,
-                **launch_options())
+                mcp_server=True if args.mcp else None, **launch_options(services))
+
+
+def parse_auth(text: str | None):
+    """`user:password`, or several separated by commas (`alice:pw1,bob:pw2`) -> what gr.launch(auth=) takes."""
+    if not text:
+        return None
+    pairs = [tuple(part.split(":", 1)) for part in text.split(",") if ":" in part]
+    if not pairs:
+        raise SystemExit("--auth expects user:password (several: alice:pw1,bob:pw2)")
+    return pairs if len(pairs) > 1 else pairs[0]
 
 
 if __name__ == "__main__":

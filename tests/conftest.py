@@ -78,13 +78,13 @@ def running_app(tmp_path_factory, tiny_models_dir):
     """The real app (Gradio server on 127.0.0.1, a free port) with the tiny model and a temporary output folder."""
     from vace_ui.config import AppConfig
     from vace_ui.services import create_services
-    from vace_ui.ui.app import build_app
+    from vace_ui.ui.app import build_app, launch_options
 
     config = AppConfig(model="tiny-random", models_dir=tiny_models_dir, sam_model="tiny-random",
                        tracker_model="tiny-random", output_dir=tmp_path_factory.mktemp("outputs"), device="cpu")
     services = create_services(config)
     demo = build_app(services)
     demo.launch(server_name="127.0.0.1", server_port=None, prevent_thread_lock=True, quiet=True,
-                allowed_paths=[str(config.output_dir)])
+                **launch_options(services))
     yield RunningApp(demo, demo.local_url, services)
     demo.close()

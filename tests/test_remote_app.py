@@ -56,8 +56,8 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _start_app(env: dict, log: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, str(ROOT / "app.py")], cwd=ROOT, env=env,
+def _start_app(env: dict, log: Path, args: list[str] | None = None) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, str(ROOT / "app.py"), *(args or [])], cwd=ROOT, env=env,
                             stdout=log.open("ab"), stderr=subprocess.STDOUT)
 
 

@@ -169,7 +169,7 @@ def test_the_status_line_moves_queued_with_position_then_steps_then_outcome(runn
     controller = TabController(services)
     panel = SimpleNamespace(status="status", video="video")
     settings = GenerationSettings(prompt="a red square", size="128x128", num_frames=5, steps=2, seed=3)
-    job = services.runner.create(ReferenceRequest((ReferenceImage(str(media_dir / "ref.png")),)), settings, "local")
+    job = services.runner.create(ReferenceRequest(()), settings, "local")  # the shared app takes uploads only
     lines: list[str] = []
     services.runner._run_lock.acquire()  # another job holds the GPU
     try:
@@ -182,7 +182,7 @@ def test_the_status_line_moves_queued_with_position_then_steps_then_outcome(runn
     assert lines[0] == f"⏳ queued · 1 job(s) ahead on the GPU · job `{job.id}`"
     assert any(line.startswith("▶️ running · denoise 1/2") for line in lines)
     assert any(line.startswith("▶️ running · decode") for line in lines)  # after the last step
-    assert "succeeded" in lines[-1] and updates[-1]["video"].endswith("result.mp4")
+    assert "succeeded" in lines[-1] and f"vace/file/{job.id}/result.mp4" in updates[-1]["video"]
     assert list(controller.run(panel, job.id)) == []  # a finished job is not run again by a later Generate
 
 
@@ -223,4 +223,4 @@ def test_the_status_line_moves_for_a_hosted_job_too(running_app, media_dir):
     assert any(line.startswith("⏳ queued · waiting in the ComfyUI queue") for line in lines)
     assert any(line.startswith("▶️ running · denoise: generating on ComfyUI") for line in lines)
     assert any(line.startswith("▶️ running · download") for line in lines)
-    assert "succeeded" in lines[-1] and updates[-1]["video"].endswith("result.mp4")
+    assert "succeeded" in lines[-1] and f"vace/file/{job.id}/result.mp4" in updates[-1]["video"]

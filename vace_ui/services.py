@@ -10,6 +10,7 @@ from .backends.local import LocalBackend
 from .config import AppConfig
 from .jobs.context import file_context
 from .jobs.control_cache import ControlCache
+from .jobs.policy import JobPolicy
 from .jobs.runner import JobRunner
 from .jobs.store import JobStore
 
@@ -119,8 +120,9 @@ def create_services(config: AppConfig) -> Services:
     else:
         local = LocalBackend(config.model, config.models_dir, config.device, measured)
     backends: dict[str, Backend] = {"local": local}
-    backends.update({name: backend_class() for name, backend_class in REMOTE_BACKENDS.items()})
+    backends.update({name: backend(provider=config.provider(name)) for name, backend in REMOTE_BACKENDS.items()})
     cache, sam, trackers = ControlCache(), SamModels(config.sam_model), VideoTrackers(config)
     runner = JobRunner(store, backends, context_factory=partial(file_context, cache=cache, refiner=sam.refiner,
-                                                                trackers=trackers.get))
+                                                                trackers=trackers.get),
+                       policy=JobPolicy.from_config(config), folders={"models": config.models_dir})
     return Services(config, store, backends, runner, cache, sam, trackers)

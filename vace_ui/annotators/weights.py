@@ -8,11 +8,11 @@ without internet gets an immediate error naming the files, never a hanging reque
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import config
 from .base import AnnotatorError
 
 MODELS_ENV = "VACE_MODELS_DIR"
@@ -23,18 +23,17 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 def models_dir() -> Path:
     """The folder weight files are looked up in: $VACE_MODELS_DIR, else <repo>/models."""
-    configured = os.environ.get(MODELS_ENV, "").strip()
-    return Path(configured).expanduser() if configured else REPO_ROOT / "models"
+    return config.models_dir()
 
 
 def downloads_allowed() -> bool:
     """True only when the user opted in with VACE_ALLOW_DOWNLOADS=1 (downloads go into the models folder)."""
-    return os.environ.get(DOWNLOAD_ENV, "").strip().lower() in ("1", "true", "yes")
+    return config.downloads_allowed()
 
 
 def pick_device() -> str:
     """$VACE_ANNOTATOR_DEVICE, else "cuda" when a GPU is visible, else "cpu". Imports torch: call from load()."""
-    configured = os.environ.get(DEVICE_ENV, "").strip()
+    configured = config.annotator_device()
     if configured:
         return configured
     import torch
@@ -81,7 +80,7 @@ def describe_files(files: Sequence[WeightFile]) -> str:
     for spec in files:
         groups.setdefault((spec.folder, spec.repo_id), []).append(spec.filename)
     return " and ".join(
-        f"{', '.join(names)} in {models_dir() / folder}{os.sep} (from https://huggingface.co/{repo})"
+        f"{', '.join(names)} in models/{folder}/ (from https://huggingface.co/{repo})"
         for (folder, repo), names in groups.items()
     )
 
@@ -91,7 +90,7 @@ def missing_message(label: str, files: Sequence[WeightFile], alternatives: str =
     text = f"{label} needs weight files that are not installed: {describe_files(files)}."
     if alternatives:
         text += f" {alternatives}"
-    return text + f" Weights are looked up in {models_dir()} (set {MODELS_ENV} to use another folder)."
+    return text + f" Weights are looked up in the models folder (set {MODELS_ENV} to use another one)."
 
 
 def find_all(files: Sequence[WeightFile]) -> list[Path] | None:

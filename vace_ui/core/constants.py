@@ -48,6 +48,7 @@ CUSTOM_SIZE_RANGE = (64, 1920)
 MAX_PROMPT_CHARS = 2000
 MAX_REFERENCES = 3
 MAX_LORAS = 3
+MAX_INPUT_PIXELS = 4096 * 4096  # per image or video frame, checked from the header before decoding
 LORA_SCALE_RANGE = (0.0, 4.0)
 CONDITIONING_SCALE_RANGE = (0.0, 2.0)
 OUTPAINT_SCALE_RANGE = (1.0, 2.0)

@@ -13,10 +13,12 @@ from . import constants as C
 
 def to_bool(mask: np.ndarray) -> np.ndarray:
     """Binarise a uint8/float/bool mask (or an RGB(A) image of one) at half intensity: white = True.
-    An RGBA image whose colour is black but whose alpha is painted (a brush layer) counts its alpha."""
+    An RGBA image with any transparency counts its alpha only (transparent = not painted, whatever the colour:
+    a brush layer, or a cut-out); a fully opaque one counts its colour."""
     array = np.asarray(mask)
     if array.ndim == 3:
-        if array.shape[2] == 4 and array[..., :3].max() == 0:
+        opaque = 1.0 if array.dtype.kind == "f" and array.max() <= 1.0 else 255
+        if array.shape[2] == 4 and (array[..., 3] < opaque).any():
             array = array[..., 3]
         else:
             array = array[..., :3].max(axis=2)

@@ -11,6 +11,7 @@ from typing import TypeVar
 from . import constants as C
 from .errors import InputError, check_range
 from .windows import check_window_settings
+from .values import as_bool, as_float, as_int, as_str
 
 
 class Solver(str, enum.Enum):
@@ -181,10 +182,50 @@ class GenerationSettings:
 
     @classmethod
     def from_dict(cls, data: dict) -> "GenerationSettings":
-        known = {f.name for f in dataclasses.fields(cls)}
-        values = {key: value for key, value in data.items() if key in known}
-        values["loras"] = tuple(LoraSpec(**lora) for lora in values.get("loras", ()))
+        """From plain JSON values (API, job store); a value of the wrong type is an InputError naming its field."""
+        values = {}
+        for key, value in data.items():
+            if key not in _FIELD_TYPES:
+                continue  # not a setting (e.g. "backend")
+            kind = _FIELD_TYPES[key]
+            if key in _OPTIONAL and value is None:
+                values[key] = None
+            elif key == "loras":
+                values[key] = _loras(value)
+            else:
+                values[key] = kind(key, value)
         return cls(**values)
+
+
+def _loras(value) -> tuple[LoraSpec, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, (list, tuple)):
+        raise InputError("loras", "must be a list of {\"path\": ..., \"scale\": ...} objects.")
+    specs = []
+    for index, item in enumerate(value, start=1):
+        if isinstance(item, LoraSpec):
+            specs.append(item)
+            continue
+        if not isinstance(item, dict) or "path" not in item or set(item) - {"path", "scale"}:
+            raise InputError(f"lora {index}", "must be an object with \"path\" and optionally \"scale\".")
+        specs.append(LoraSpec(as_str(f"lora {index} path", item["path"]),
+                              as_float(f"lora {index} scale", item.get("scale", 1.0))))
+    return tuple(specs)
+
+
+def _as_is(field: str, value):
+    return value
+
+
+_FIELD_TYPES = {
+    "prompt": as_str, "negative_prompt": as_str, "size": as_str, "num_frames": as_int, "steps": as_int,
+    "guidance_scale": as_float, "flow_shift": as_float, "conditioning_scale": as_float, "seed": as_int,
+    "solver": _as_is, "fit": _as_is, "timing": _as_is, "loras": None, "speed_mode": _as_is, "memory_mode": _as_is,
+    "vae_tiling": as_bool, "guidance_scale_2": as_float, "boundary_ratio": as_float, "window_frames": as_int,
+    "window_overlap": as_int, "color_strength": as_float,
+}  # the enum fields are checked by __post_init__ (coerce_enum), naming the field too
+_OPTIONAL = {"flow_shift", "guidance_scale_2", "boundary_ratio"}  # None = "by the model / by size"
 
 
 def parse_size(size: str) -> tuple[int, int]:
@@ -227,3 +268,4 @@ def frames_for_duration(seconds: float, maximum: int = C.MAX_FRAMES) -> int:
 def floor_to_valid_frames(available: int) -> int:
     """The largest 4n+1 count not above `available` (at least MIN_FRAMES)."""
     return max(C.MIN_FRAMES, ((available - 1) // C.TEMPORAL_STRIDE) * C.TEMPORAL_STRIDE + 1)
+assert set(_FIELD_TYPES) == {f.name for f in dataclasses.fields(GenerationSettings)}, "a setting has no value check"

@@ -26,6 +26,7 @@ from ..core.settings import GenerationSettings
 from ..media.video import copy_with_metadata, write_video
 from . import windows
 from .context import file_context
+from .policy import JobPolicy
 from .sizing import for_backend, resolve_size
 from .store import Job, JobStatus, JobStore
 from .user_errors import USER_ERRORS
@@ -68,20 +69,31 @@ class _Reporter:
         self.store.update(self.job_id, remote_task_id=task_id)
 
 
+Credentials = dict  # backend name -> {"key": ..., "url": ...}: a visitor's own, for one run, never stored
+
+
 class JobRunner:
-    """Creates, runs, cancels and resumes jobs. GPU work runs one job at a time."""
+    """Creates, runs, cancels and resumes jobs. GPU work runs one job at a time. `policy` holds a shared server's
+    limits (queued jobs per owner, clip length, LoRA folder); without one the caller is trusted."""
 
     def __init__(self, store: JobStore, backends: dict[str, Backend],
-                 context_factory: Callable[..., CompileContext] = file_context):
+                 context_factory: Callable[..., CompileContext] = file_context, policy: JobPolicy | None = None,
+                 folders: dict[str, Path] | None = None):
         self.store = store
+        # server folders named in messages by their label only ("outputs", "models"): no server path is shown
+        labelled = {"outputs": store.output_dir, **(folders or {})}
+        self._labels = sorted({(str(variant), label) for label, path in labelled.items()
+                               for variant in (Path(path), Path(path).resolve())}, key=lambda item: -len(item[0]))
         self.backends = backends
         self.context_factory = context_factory
+        self.policy = policy
         self._cancel: dict[str, threading.Event] = {}
         self._run_lock = threading.Lock()
         self._line_lock = threading.Lock()
         self._line: list[str] = []  # jobs waiting for `_run_lock`, oldest first
 
-    def create(self, request: CapabilityRequest, settings: GenerationSettings, backend: str = "local") -> Job:
+    def create(self, request: CapabilityRequest, settings: GenerationSettings, backend: str = "local",
+               owner: str = "") -> Job:
         """Validate (fast, no decoding), copy the inputs into the job's folder and record the job as queued."""
         if backend not in self.backends:
             raise InputError("backend", f"'{backend}' is not configured; available: {', '.join(self.backends)}.")
@@ -91,10 +103,17 @@ class JobRunner:
         if request.capability not in offered:
             label = self.backends[backend].label
             raise InputError("capability", f"{label} does not offer '{request.capability.value}'; choose another backend.")
+        if self.policy is not None:
+            self.policy.check_uploads(list(request.media_fields().items()))
+            self.policy.check_queue(len(self.store.unfinished(owner)))
+            if backend == "local":
+                self.policy.local_loras(settings)
+            self.policy.check_clips(request)
         job_id = self.store.new_id()
         inputs_dir = self.store.job_dir(job_id) / "inputs"
         request_data = _copy_inputs(request, inputs_dir).to_dict()
-        job = Job(job_id, request.capability.value, backend, request=request_data, settings=settings.to_dict())
+        job = Job(job_id, request.capability.value, backend, request=request_data, settings=settings.to_dict(),
+                  owner=owner)
         self.store.save(job)
         self._cancel[job_id] = threading.Event()
         return job
@@ -107,16 +126,18 @@ class JobRunner:
         event.set()
         return True
 
-    def run(self, job_id: str, listener: Callable[[Progress], None] | None = None, resume: bool = False) -> Job:
+    def run(self, job_id: str, listener: Callable[[Progress], None] | None = None, resume: bool = False,
+            credentials: Credentials | None = None) -> Job:
         """Run a created job to the end (or, with `resume`, follow its remote task after a restart); returns the
-        finished job (succeeded, failed or cancelled)."""
+        finished job (succeeded, failed or cancelled). `credentials` are the visitor's own key/URL per backend,
+        used for this run only."""
         cancel = self._cancel.setdefault(job_id, threading.Event())
         reporter = _Reporter(self.store, job_id, cancel, listener)
         job = self.store.get(job_id)
         exclusive = self.backends[job.backend].exclusive
         try:
             with self._turn(job_id, reporter) if exclusive else contextlib.nullcontext():
-                return self._run(job, reporter, resume)
+                return self._run(job, reporter, resume, credentials)
         except GenerationCancelled:
             return self._finish(job_id, JobStatus.CANCELLED, error="Cancelled by the user; nothing was written.")
         except USER_ERRORS as error:  # the user can act on these
@@ -160,7 +181,10 @@ class JobRunner:
             backend = self.backends.get(job.backend)
             resumable = job.remote_task_id and backend is not None and backend.can_resume
             windowed = backend is not None and windows.saved_windows(self.store.job_dir(job.id) / windows.FOLDER)
-            if resumable or windowed:
+            if job.info.get("visitor_credentials"):
+                self._finish(job.id, JobStatus.FAILED, error="Interrupted by an app restart; it used a key or URL "
+                             "typed in Settings, which is not kept. Enter it again and restore the job from History.")
+            elif resumable or windowed:
                 self._cancel[job.id] = threading.Event()
                 thread = threading.Thread(target=self.run, args=(job.id,), kwargs={"resume": bool(resumable)},
                                           daemon=True, name=f"resume-{job.id}")
@@ -171,14 +195,24 @@ class JobRunner:
                              error="Interrupted by an app restart; the inputs are kept. Restore it from History to run again.")
         return threads
 
-    def _run(self, job: Job, reporter: _Reporter, resume: bool = False) -> Job:
-        started = time.perf_counter()
+    def _backend(self, job: Job, credentials: Credentials | None) -> tuple[Backend, bool]:
+        """The job's backend, with the visitor's own key/URL when they gave one (then True)."""
         backend = self.backends[job.backend]
+        mine = (credentials or {}).get(job.backend) or {}
+        if not hasattr(backend, "for_session") or not (mine.get("key") or mine.get("url")):
+            return backend, False
+        session = backend.for_session(mine.get("key"), mine.get("url"))
+        return session, session is not backend
+
+    def _run(self, job: Job, reporter: _Reporter, resume: bool = False, credentials: Credentials | None = None) -> Job:
+        started = time.perf_counter()
+        backend, visitor = self._backend(job, credentials)
         capability = Capability(job.capability)
         request = request_from_dict(capability, job.request)
         settings = GenerationSettings.from_dict(job.settings)
         seed = settings.seed if settings.seed >= 0 else random.randrange(2**31)  # every provider accepts 31 bits
         settings = replace(settings, seed=seed)
+        run_settings = self.policy.local_loras(settings) if self.policy and job.backend == "local" else settings
         workdir = self.store.job_dir(job.id)
         if resume:
             reporter.phase(Phase.QUEUED, message=f"resuming task {job.remote_task_id} after a restart")
@@ -186,7 +220,8 @@ class JobRunner:
                                     job.remote_task_id, reporter)
             return self._complete(job, reporter, settings, None, result, started, started)
         self.store.update(job.id, status=JobStatus.RUNNING, settings=settings.to_dict(),
-                          info={"requested_seed": job.settings.get("seed", -1)})
+                          info={"requested_seed": job.settings.get("seed", -1),
+                                **({"visitor_credentials": True} if visitor else {})})
         reporter.phase(Phase.PREPARE, message="reading inputs")
         inputs = None
         caps = backend.capabilities()
@@ -201,15 +236,16 @@ class JobRunner:
                 reporter.phase(Phase.PREPARE, done, total, label)
 
             context = self.context_factory(compile_progress)
-            inputs = compile_request(request, settings, for_backend(context, caps, backend.label))
+            inputs = compile_request(request, run_settings, for_backend(context, caps, backend.label))
         settings, size_notes = resolve_size(settings, caps, capability, inputs, backend.label)
+        run_settings = replace(settings, loras=run_settings.loras)  # the recorded settings keep the LoRA names
         if settings.size != job.settings.get("size"):
             self.store.update(job.id, settings=settings.to_dict())
         compiled = time.perf_counter()
         if reporter.cancelled:
             raise GenerationCancelled()
         result = backend.generate(
-            BackendJob(job.id, capability, request, settings, inputs, seed, workdir), reporter
+            BackendJob(job.id, capability, request, run_settings, inputs, seed, workdir), reporter
         )
         return self._complete(job, reporter, settings, inputs, result, started, compiled, size_notes)
 
@@ -250,6 +286,9 @@ class JobRunner:
         }
 
     def _finish(self, job_id: str, status: JobStatus, **changes) -> Job:
+        if changes.get("error"):
+            for path, label in self._labels:
+                changes["error"] = changes["error"].replace(path, label)
         return self.store.update(job_id, status=status, finished_at=time.time(),
                                  progress=status.value, **changes)
 

@@ -1,4 +1,7 @@
-"""The job store: one SQLite file under the output directory. Survives restarts; never holds secrets."""
+"""The job store: one SQLite file under the output directory. Survives restarts; never holds secrets.
+
+Every job records its `owner` (see ui/identity.py: a login name or a browser's hashed id). Lookups for a viewer
+pass `owner`; a job of another owner is "not found", exactly like a job that does not exist."""
 
 from __future__ import annotations
 
@@ -44,6 +47,7 @@ class Job:
     notes: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     info: dict = field(default_factory=dict)
+    owner: str = ""  # "" only for jobs recorded before owners existed
 
     @property
     def prompt(self) -> str:
@@ -53,8 +57,14 @@ class Job:
 _JSON_FIELDS = ("request", "settings", "notes", "timings", "info")
 _COLUMNS = (
     "id", "capability", "backend", "status", "request", "settings", "created_at", "finished_at", "output_path",
-    "error", "progress", "remote_task_id", "notes", "timings", "info",
+    "error", "progress", "remote_task_id", "notes", "timings", "info", "owner",
 )
+ANYONE = None  # owner argument: no ownership filter (admins, the runner itself)
+Owners = "str | tuple[str, ...] | None"
+
+
+def _owners(owner) -> tuple[str, ...]:
+    return (owner,) if isinstance(owner, str) else tuple(owner)
 
 
 class JobStore:
@@ -69,6 +79,10 @@ class JobStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         columns = ", ".join(f"{name} TEXT" if name != "id" else "id TEXT PRIMARY KEY" for name in _COLUMNS)
         self._db.execute(f"CREATE TABLE IF NOT EXISTS jobs ({columns})")
+        present = {row[1] for row in self._db.execute("PRAGMA table_info(jobs)")}
+        for name in _COLUMNS:
+            if name not in present:  # a store written by an older version
+                self._db.execute(f"ALTER TABLE jobs ADD COLUMN {name} TEXT")
 
     def job_dir(self, job_id: str) -> Path:
         path = self.output_dir / "jobs" / job_id
@@ -98,22 +112,29 @@ class JobStore:
         self.save(job)
         return job
 
-    def get(self, job_id: str) -> Job:
+    def get(self, job_id: str, owner: Owners = ANYONE) -> Job:
+        """The job, or KeyError("no job ...") when it does not exist or belongs to none of `owner`."""
         with self._lock:
-            row = self._db.execute(f"SELECT {', '.join(_COLUMNS)} FROM jobs WHERE id = ?", (job_id,)).fetchone()
-        if row is None:
+            row = self._db.execute(f"SELECT {', '.join(_COLUMNS)} FROM jobs WHERE id = ?", (str(job_id),)).fetchone()
+        if row is None or (owner is not ANYONE and (row[_COLUMNS.index("owner")] or "") not in _owners(owner)):
             raise KeyError(f"no job {job_id}")
         return self._from_row(row)
 
-    def list(self, limit: int = 200) -> list[Job]:
+    def list(self, limit: int = 200, owner: Owners = ANYONE) -> list[Job]:
+        """Newest first; only the jobs of `owner` (one owner or a tuple of them) unless owner is ANYONE."""
+        where, args = "", ()
+        if owner is not ANYONE:
+            args = _owners(owner)
+            where = f"WHERE COALESCE(owner, '') IN ({', '.join('?' for _ in args)})"
         with self._lock:
             rows = self._db.execute(
-                f"SELECT {', '.join(_COLUMNS)} FROM jobs ORDER BY CAST(created_at AS REAL) DESC LIMIT ?", (limit,)
+                f"SELECT {', '.join(_COLUMNS)} FROM jobs {where} ORDER BY CAST(created_at AS REAL) DESC LIMIT ?",
+                (*args, limit),
             ).fetchall()
         return [self._from_row(row) for row in rows]
 
-    def unfinished(self) -> list[Job]:
-        return [job for job in self.list(10_000) if not job.status.finished]
+    def unfinished(self, owner: Owners = ANYONE) -> list[Job]:
+        return [job for job in self.list(10_000, owner) if not job.status.finished]
 
     @staticmethod
     def _from_row(row) -> Job:
@@ -123,6 +144,7 @@ class JobStore:
         data["status"] = JobStatus(data["status"])
         data["created_at"] = float(data["created_at"])
         data["finished_at"] = float(data["finished_at"]) if data["finished_at"] else None
+        data["owner"] = data["owner"] or ""
         return Job(**data)
 
     def close(self) -> None:

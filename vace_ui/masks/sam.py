@@ -10,12 +10,12 @@ torch and segment_anything are imported in `load()`, never at module import.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
+from .. import config
 from ..core import masks as ops
 from ..core.errors import BackendUnavailable, InputError
 
@@ -34,8 +34,7 @@ class SamWeightsMissing(BackendUnavailable):
 
 def models_dir() -> Path:
     """env VACE_MODELS_DIR, else `models/` at the repository root."""
-    configured = os.environ.get("VACE_MODELS_DIR")
-    return Path(configured) if configured else Path(__file__).resolve().parents[2] / "models"
+    return config.models_dir()
 
 
 def sam_dir() -> Path:
@@ -51,11 +50,11 @@ def find_checkpoint(model_type: str | None = None) -> tuple[str, Path]:
     """(model type, checkpoint path) to load; raises SamWeightsMissing saying which file to put where."""
     if model_type is not None and model_type not in CHECKPOINTS:
         raise InputError("sam_model", f"Unknown SAM model {model_type!r}; choose one of {', '.join(CHECKPOINTS)}.")
-    explicit = os.environ.get("VACE_SAM_CHECKPOINT")
+    explicit = config.sam_checkpoint()
     if explicit:
         path = Path(explicit)
         if not path.is_file():
-            raise SamWeightsMissing(f"VACE_SAM_CHECKPOINT points to {path}, which is not a file.")
+            raise SamWeightsMissing(f"VACE_SAM_CHECKPOINT points to {path.name}, which is not a file.")
         kind = model_type or next((k for k in CHECKPOINTS if k in path.name), None)
         if kind is None:
             raise SamWeightsMissing(
@@ -68,7 +67,7 @@ def find_checkpoint(model_type: str | None = None) -> tuple[str, Path]:
             return kind, path
     names = " or ".join(CHECKPOINTS[k] for k in kinds)
     raise SamWeightsMissing(
-        f"segment-anything weights not found: put {names} in {sam_dir()} (download from {DOWNLOAD_URL}<file>), "
+        f"segment-anything weights not found: put {names} in models/sam/ (download from {DOWNLOAD_URL}<file>), "
         "or set VACE_SAM_CHECKPOINT to the checkpoint file.")
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from ..core.constants import MAX_INPUT_PIXELS
 from ..core.errors import MediaError
 from ..core.masks import to_bool, to_uint8
 
@@ -23,11 +24,14 @@ def read_image(path: str | Path, field: str = "image") -> np.ndarray:
     if path.suffix.lower() in VIDEO_SUFFIXES:
         raise MediaError(field, f"'{path.name}' is a video; an image (PNG, JPEG, WebP) is expected here.")
     try:
-        with Image.open(path) as image:
+        with Image.open(path) as image:  # lazy: only the header is read here
+            if image.width * image.height > MAX_INPUT_PIXELS:
+                raise MediaError(field, f"'{path.name}' is {image.width}x{image.height}; images up to "
+                                 f"{MAX_INPUT_PIXELS // 1_000_000} megapixels are accepted. Scale it down first.")
             image = ImageOps.exif_transpose(image)
             has_alpha = image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info)
             return np.asarray(image.convert("RGBA" if has_alpha else "RGB")).copy()
-    except (UnidentifiedImageError, OSError) as error:
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as error:
         raise MediaError(field, f"'{path.name}' could not be read as an image ({type(error).__name__}); "
                          "upload a PNG, JPEG or WebP.") from None
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..core.constants import MAX_INPUT_PIXELS
 from ..core.errors import MediaError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
@@ -51,7 +52,24 @@ def _open(path: str | Path, field: str):
     if not container.streams.video:
         container.close()
         raise MediaError(field, f"'{path.name}' has no video stream (audio-only?); upload a video.")
+    context = container.streams.video[0].codec_context
+    if (context.width or 0) * (context.height or 0) > MAX_INPUT_PIXELS:
+        container.close()
+        raise MediaError(field, f"'{path.name}' is {context.width}x{context.height}; frames up to "
+                         f"{MAX_INPUT_PIXELS // 1_000_000} megapixels are accepted. Scale it down first.")
     return container
+
+
+def clip_seconds(path: str | Path, field: str = "video") -> float:
+    """The clip's length from its header (no decoding); 0 when the header does not say."""
+    container = _open(path, field)
+    try:
+        stream = container.streams.video[0]
+        if stream.duration and stream.time_base:
+            return float(stream.duration * stream.time_base)
+        return float(container.duration or 0) / 1_000_000
+    finally:
+        container.close()
 
 
 def probe_video(path: str | Path, field: str = "video") -> VideoInfo:

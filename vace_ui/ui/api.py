@@ -11,13 +11,20 @@ auto) after `settings`.
 The same five functions are the MCP tools of `python app.py --mcp` (Gradio's mcp_server=True): their docstrings
 are the tool and parameter descriptions an MCP client lists (Gradio parses the Args/Returns sections), so keep
 them accurate. Over MCP a file is passed as an http(s) URL or a data: URL.
+`/job` returns one of the caller's own jobs by id (another owner's id is "not found"). File
+inputs must be uploads: a server path is refused without being read.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from pathlib import Path
+from typing import Union
 
 import gradio as gr
+from gradio import utils as gradio_utils
+from gradio.data_classes import FileData, GradioRootModel
 
 from ..backends.model_catalog import load_catalog
 from ..core.errors import InputError, MediaError
@@ -25,6 +32,7 @@ from ..core.requests import EditRequest, ExtendRequest, OutpaintRequest, Referen
 from ..core.settings import GenerationSettings
 from ..jobs.store import JobStatus
 from ..services import Services
+from .identity import export_copies, request_viewer
 from .api_schema import SettingsJSON, settings_schema
 
 SETTINGS_DOC = (
@@ -55,31 +63,57 @@ def _settings(data) -> GenerationSettings:
         raise InputError("settings", "must be a JSON object, e.g. {\"prompt\": \"a dog running\"}.")
     if isinstance(data.get("prompt"), list):  # one prompt per window of a long video
         data = {**data, "prompt": "\n".join(str(line).replace("\n", " ") for line in data["prompt"])}
-    try:
-        return GenerationSettings.from_dict(data)
-    except TypeError as error:
-        raise InputError("settings", f"has a field of the wrong type ({error}).") from None
+    return GenerationSettings.from_dict(data)
 
 
-def _run(services: Services, build: Callable[[], object], settings) -> tuple[str, dict]:
+def _summary(job) -> dict:
+    return {"job_id": job.id, "status": job.status.value, "settings": job.settings, "notes": job.notes,
+            "timings": job.timings, "error": job.error}
+
+
+def _run(services: Services, build: Callable[[], object], settings, request: gr.Request | None) -> tuple[str, dict]:
+    owner = request_viewer(services.config, request).owner
     try:
         backend = settings.get("backend", services.config.backend) if isinstance(settings, dict) else None
         if isinstance(settings, dict) and settings.get("model") and backend == "local":
             # With one GPU slot the "gpu" queue runs one job at a time, so no job holds the old pipeline here.
             services.local.use_model(str(settings["model"]))
-        job = services.runner.create(build(), _settings(settings), backend)
-    except (InputError, MediaError, ValueError) as error:
+        job = services.runner.create(build(), _settings(settings), backend, owner)
+    except (InputError, MediaError) as error:
         raise gr.Error(str(error), print_exception=False) from None
     job = services.runner.run(job.id)
     if job.status is not JobStatus.SUCCEEDED:
         raise gr.Error(f"Job {job.id} {job.status.value}: {job.error}", print_exception=False)
-    summary = {"job_id": job.id, "status": job.status.value, "settings": job.settings, "notes": job.notes,
-               "timings": job.timings}
-    return job.output_path, summary
+    return export_copies(job.output_path, services.config.output_dir), _summary(job)
+
+
+class _FileOrText(GradioRootModel):
+    """What an API file input accepts before our own check: an uploaded file, or text (refused clearly below)."""
+
+    root: Union[FileData, str, None] = None
 
 
 def _file(label: str) -> gr.File:
-    return gr.File(label=label, type="filepath")
+    """An API file input that answers a server path (or any text) with a clear message, never reading it."""
+    component = gr.File(label=label, type="filepath")
+    preprocess = component.preprocess
+    uploads = Path(gradio_utils.get_upload_folder()).resolve()
+
+    def checked(payload):
+        value = getattr(payload, "root", payload)
+        if value is None:
+            return None
+        path = value if isinstance(value, str) else value.path
+        if isinstance(value, str) or not Path(os.path.abspath(path)).is_relative_to(uploads):
+            raise gr.Error(f"{label}: expects an uploaded file; a path on the server is not accepted. Send the file "
+                           "itself (gradio_client: handle_file(path)).", print_exception=False)
+        return preprocess(value)
+
+    file_info = component.api_info()  # clients (gradio_client, MCP) still see a file input
+    component.data_model = _FileOrText
+    component.api_info = lambda: file_info
+    component.preprocess = checked
+    return component
 
 
 def render_api(services: Services) -> None:
@@ -96,7 +130,7 @@ def render_api(services: Services) -> None:
         @_documented
         def reference(reference_1: str | None = None, reference_2: str | None = None,
                       reference_3: str | None = None, roles: str = "subject,subject,subject",
-                      settings: dict = REQUIRED) -> tuple[str, dict]:
+                      settings: dict = REQUIRED, request: gr.Request = None) -> tuple[str, dict]:
             """Generate a video from 0 to 3 reference images and the prompt (no images: text to video).
 
             Args:
@@ -111,7 +145,8 @@ def render_api(services: Services) -> None:
             role_list = [part.strip() or "subject" for part in (roles or "").split(",")] + ["subject"] * 3
             paths = [path for path in (reference_1, reference_2, reference_3) if path]
             return _run(services, lambda: ReferenceRequest.from_dict({
-                "references": [{"path": path, "role": role} for path, role in zip(paths, role_list)]}), settings)
+                "references": [{"path": path, "role": role} for path, role in zip(paths, role_list)]}), settings,
+                request)
 
         gr.Button(visible=False).click(reference, [*refs, roles, settings], [result, record], api_name="reference",
                                        **gpu)
@@ -122,7 +157,7 @@ def render_api(services: Services) -> None:
 
         @_documented
         def repaint(video: str, control: str = repaint_default.control, strength: float = repaint_default.strength,
-                    reference: str | None = None, settings: dict = REQUIRED) -> tuple[str, dict]:
+                    reference: str | None = None, settings: dict = REQUIRED, request: gr.Request = None) -> tuple[str, dict]:
             """Restyle a video with the prompt while keeping its motion and structure through a control video.
 
             Args:
@@ -136,7 +171,7 @@ def render_api(services: Services) -> None:
             """
             return _run(services, lambda: RepaintRequest.from_dict({
                 "video": video or "", "control": control or "", "strength": strength,
-                "reference": {"path": reference} if reference else None}), settings)
+                "reference": {"path": reference} if reference else None}), settings, request)
 
         gr.Button(visible=False).click(repaint, [video, control, strength, ref, settings], [result, record],
                                        api_name="repaint", **gpu)
@@ -154,7 +189,7 @@ def render_api(services: Services) -> None:
                  mask_type: str = edit_default.mask_type.value, expand_ratio: float = edit_default.expand_ratio,
                  settings: dict = REQUIRED, mask_shape: str = edit_default.mask_shape.value,
                  cut_occluders: bool = edit_default.cut_occluders,
-                 tracker: str = edit_default.tracker.value) -> tuple[str, dict]:
+                 tracker: str = edit_default.tracker.value, request: gr.Request = None) -> tuple[str, dict]:
             """Regenerate a masked region of a video from the prompt (local edit / inpaint); the rest is kept.
 
             Args:
@@ -178,7 +213,7 @@ def render_api(services: Services) -> None:
                     "mask_type": mask_type or edit_default.mask_type.value, "expand_ratio": expand_ratio,
                     "mask_shape": mask_shape or edit_default.mask_shape.value, "cut_occluders": cut_occluders,
                     "tracker": tracker or edit_default.tracker.value})
-            return _run(services, build, settings)
+            return _run(services, build, settings, request)
 
         # mask_shape, cut_occluders and tracker come last so that callers of earlier signatures keep working.
         edit_inputs = [video, mask_image, mask_frame, mask_video, mask_type, expand_ratio, settings, mask_shape,
@@ -189,7 +224,7 @@ def render_api(services: Services) -> None:
 
         @_documented
         def extend(first_clip: str | None = None, last_clip: str | None = None, first_frame: str | None = None,
-                   last_frame: str | None = None, settings: dict = REQUIRED) -> tuple[str, dict]:
+                   last_frame: str | None = None, settings: dict = REQUIRED, request: gr.Request = None) -> tuple[str, dict]:
             """Generate new frames around kept footage (video extension); give at least one of the four inputs.
 
             Args:
@@ -202,7 +237,7 @@ def render_api(services: Services) -> None:
                 {returns}
             """
             return _run(services, lambda: ExtendRequest(first_clip or None, last_clip or None, first_frame or None,
-                                                        last_frame or None), settings)
+                                                        last_frame or None), settings, request)
 
         gr.Button(visible=False).click(extend, [*clips, settings], [result, record], api_name="extend", **gpu)
 
@@ -210,7 +245,7 @@ def render_api(services: Services) -> None:
 
         @_documented
         def outpaint(video: str, top: float = 1.0, bottom: float = 1.0, left: float = 1.0, right: float = 1.0,
-                     settings: dict = REQUIRED) -> tuple[str, dict]:
+                     settings: dict = REQUIRED, request: gr.Request = None) -> tuple[str, dict]:
             """Expand the frame of a video (outpaint): the added borders are generated from the prompt.
 
             Args:
@@ -224,7 +259,19 @@ def render_api(services: Services) -> None:
                 {returns}
             """
             return _run(services, lambda: OutpaintRequest.from_dict({
-                "video": video or "", "top": top, "bottom": bottom, "left": left, "right": right}), settings)
+                "video": video or "", "top": top, "bottom": bottom, "left": left, "right": right}), settings, request)
 
         gr.Button(visible=False).click(outpaint, [video, *scales, settings], [result, record], api_name="outpaint",
                                        **gpu)
+
+        job_id = gr.Textbox(label="job_id")
+
+        def job(job_text, request: gr.Request):
+            """One of your own jobs by id: its result file (when it succeeded) and its record."""
+            try:
+                found = request_viewer(services.config, request).job(services.store, (job_text or "").strip())
+            except KeyError:
+                raise gr.Error(f"No job {job_text}.", print_exception=False) from None
+            return export_copies(found.output_path, services.config.output_dir), _summary(found)
+
+        gr.Button(visible=False).click(job, job_id, [result, record], api_name="job", queue=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import gradio as gr
@@ -13,6 +14,7 @@ from .capability_tab import TabController, render_capability_tab
 from .edit_tab import ClickSegmenter, edit_inputs
 from .handlers import wire
 from .history import render_history
+from .identity import HEAD_SCRIPT, export_dir, file_route
 from .settings_tab import render_settings_tab
 from .tabs import extend_inputs, outpaint_inputs, reference_inputs, repaint_inputs
 
@@ -23,11 +25,22 @@ def _model_banner(services: Services) -> str:
     local = services.local
     if local.is_tiny:
         return "**Model: tiny-random** — random weights, **produces noise**. For tests and trying the app out."
-    return f"**Model:** {local.model} · **device:** {services.config.device} · outputs in `{services.config.output_dir}`"
+    model = local.model if not Path(local.model).is_absolute() else Path(local.model).name  # no server paths
+    return f"**Model:** {model} · **device:** {services.config.device}"
+
+
+def _upload_roots(*scratch: Path) -> tuple[Path, ...]:
+    """Where a job's input files may come from: Gradio's upload/cache folder and the app's own scratch folders."""
+    from gradio import utils as gradio_utils
+
+    return (Path(gradio_utils.get_upload_folder()).resolve(), *(Path(folder).resolve() for folder in scratch))
 
 
 def build_app(services: Services) -> gr.Blocks:
     controller = TabController(services)
+    if services.runner.policy is not None:  # every file a visitor names must be one they uploaded
+        services.runner.policy = replace(services.runner.policy,
+                                         upload_roots=_upload_roots(controller.scratch, export_dir()))
     clicker = ClickSegmenter(services)
     tab_specs = [
         (Capability.REFERENCE, "Reference", lambda: reference_inputs(clicker, controller.scratch)),
@@ -38,6 +51,7 @@ def build_app(services: Services) -> gr.Blocks:
     ]
     finished_events = []
     with gr.Blocks(title="VACE Studio") as demo:
+        controller.credentials = gr.State({})  # this session's own keys/URLs from Settings; never stored
         gr.Markdown("# VACE Studio\nCreate and edit video with Wan2.1 VACE.  " + _model_banner(services),
                     elem_id="banner")
         with gr.Tabs() as tabs:
@@ -45,8 +59,8 @@ def build_app(services: Services) -> gr.Blocks:
                 capability: render_capability_tab(controller, capability, title, build, finished_events.append)
                 for capability, title, build in tab_specs
             }
-            history = render_history(services.store, tabs, rendered)
-            render_settings_tab(services)
+            history = render_history(services.store, tabs, rendered, services.config)
+            render_settings_tab(services, controller.credentials)
         for event in finished_events:  # a job created or finished in any tab shows in History at once
             wire(event.then, history.refresh, None, history.table, quick=True)
         wire(demo.load, history.refresh, None, history.table, quick=True)  # a fresh page shows existing jobs
@@ -56,6 +70,14 @@ def build_app(services: Services) -> gr.Blocks:
     return demo
 
 
-def launch_options() -> dict:
+def launch_options(services: Services) -> dict:
+    """Keyword arguments for demo.launch: the page's look, the owner cookie script, the owner-only result route
+    and the upload limit. The output folder is deliberately not in `allowed_paths`: Gradio's file server must
+    never serve job folders."""
     css_path = ASSETS / "style.css"
-    return {"css_paths": [css_path] if css_path.exists() else None, "theme": gr.themes.Soft()}
+    options = {"css_paths": [css_path] if css_path.exists() else None, "theme": gr.themes.Soft(),
+               "head": HEAD_SCRIPT, "app_kwargs": {"routes": [file_route(services)]},
+               "ssr_mode": False}  # the owner-only result route lives on the Python server (Spaces default to SSR)
+    if services.config.max_upload_mb:
+        options["max_file_size"] = int(services.config.max_upload_mb * 1024 * 1024)
+    return options

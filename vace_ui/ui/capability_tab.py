@@ -25,6 +25,7 @@ from ..jobs.store import Job, JobStatus
 from ..services import Services
 from .components import ResultPanel, SettingsPanel, result_panel, settings_panel
 from .handlers import wire
+from .identity import request_viewer, result_html
 
 GENERATION_FIELDS = [f.name for f in fields(GenerationSettings) if f.name not in ("prompt",)]
 
@@ -90,7 +91,8 @@ def job_line(job_id: str, update: Progress) -> str:
 
 
 class TabController:
-    """Event handlers shared by the capability tabs. Holds the services; no state of its own.
+    """Event handlers shared by the capability tabs. Holds the services; no state of its own. `credentials` is
+    the per-session gr.State of keys/URLs typed in Settings (set by the app before the tabs are wired).
 
     Mistakes raise (InputError, MediaError, AnnotatorError, BackendUnavailable...): `handlers.answered` turns them
     into a warning toast, the same way for Preview, Export and Generate."""
@@ -98,6 +100,13 @@ class TabController:
     def __init__(self, services: Services):
         self.services = services
         self.scratch = Path(tempfile.mkdtemp(prefix="vace-previews-"))
+        self.credentials: gr.State | None = None
+
+    def _gpu_ahead(self, job: Job) -> int:
+        """How many jobs (anyone's) are queued or running on the GPU before this one."""
+        exclusive = {name for name, backend in self.services.backends.items() if backend.exclusive}
+        return sum(1 for other in self.services.store.unfinished()
+                   if other.backend in exclusive and other.id != job.id and other.created_at <= job.created_at)
 
     def _compile(self, inputs: TabInputs, settings: SettingsPanel, panel: ResultPanel, data: dict):
         request, generation = inputs.request(data), settings.read(data)
@@ -132,20 +141,34 @@ class TabController:
         return {panel.status: f"Bundle ready: {compiled.num_frames} frames, {compiled.width}x{compiled.height}, "
                               f"{len(compiled.references)} reference(s).", panel.bundle_file: str(path)}
 
-    def create(self, inputs: TabInputs, settings: SettingsPanel, panel: ResultPanel, data: dict) -> dict:
-        job = self.services.runner.create(inputs.request(data), settings.read(data), data[panel.backend])
-        return {panel.status: f"⏳ queued · job `{job.id}`", panel.job_id: job.id}
+    def create(self, inputs: TabInputs, settings: SettingsPanel, panel: ResultPanel, data: dict,
+               request: gr.Request | None = None) -> dict:
+        owner = request_viewer(self.services.config, request).owner
+        job = self.services.runner.create(inputs.request(data), settings.read(data), data[panel.backend], owner)
+        text = f"⏳ queued · job `{job.id}`"
+        if self.services.backends[job.backend].exclusive:
+            ahead = self._gpu_ahead(job)
+            text += f" · position {ahead + 1} in the GPU queue" if ahead else " · next on the GPU"
+        return {panel.status: text, panel.job_id: job.id}
 
-    def run(self, panel: ResultPanel, job_id: str | None) -> Iterator[dict]:
+    def run(self, panel: ResultPanel, job_id: str | None, credentials: dict | None = None,
+            request: gr.Request | None = None) -> Iterator[dict]:
         """Run the job in a worker thread and stream its status line until it ends, then show the outcome."""
-        if not job_id or self.services.store.get(job_id).status is not JobStatus.QUEUED:
+        if not job_id:
+            return
+        try:
+            job = request_viewer(self.services.config, request).job(self.services.store, job_id)
+        except KeyError:
+            yield {panel.status: f"❌ No job {job_id}."}
+            return
+        if job.status is not JobStatus.QUEUED:
             return  # Generate answered a mistake: nothing new to run (the id may be an earlier job's)
         updates: queue.Queue[Progress] = queue.Queue()
         outcome: dict = {}
 
         def work() -> None:
             try:
-                outcome["job"] = self.services.runner.run(job_id, updates.put)
+                outcome["job"] = self.services.runner.run(job_id, updates.put, credentials=credentials or {})
             except BaseException as error:  # handed to the generator below, which re-raises it in the handler
                 outcome["error"] = error
 
@@ -165,10 +188,14 @@ class TabController:
         if "error" in outcome:
             raise outcome["error"]
         job = outcome["job"]
-        yield {panel.status: format_job(job), panel.video: job.output_path if job.output_path else None}
+        yield {panel.status: format_job(job), panel.video: result_html(job)}
 
-    def cancel(self, panel: ResultPanel, job_id: str | None) -> dict:
-        if job_id and self.services.runner.cancel(job_id):
+    def cancel(self, panel: ResultPanel, job_id: str | None, request: gr.Request | None = None) -> dict:
+        try:
+            request_viewer(self.services.config, request).job(self.services.store, job_id)
+        except KeyError:
+            return {panel.status: "Nothing is running in this tab."}
+        if self.services.runner.cancel(job_id):
             return {panel.status: f"⏹️ cancelling job `{job_id}` at the next step…"}
         gr.Info("Nothing is running in this tab: Cancel stops a job started with Generate.")
         return {}
@@ -197,15 +224,20 @@ def render_capability_tab(
          {panel.status, panel.preview_video}, concurrency_id="preview")
     wire(panel.bundle_button.click, lambda data: controller.bundle(inputs, settings, panel, data), every,
          {panel.status, panel.bundle_file}, concurrency_id="preview")
-    created = wire(panel.generate_button.click, lambda data: controller.create(inputs, settings, panel, data),
-                   every, {panel.status, panel.job_id}, quick=True)
 
-    def run(job_id):
-        yield from controller.run(panel, job_id)
+    def create(data: dict, request: gr.Request):
+        return controller.create(inputs, settings, panel, data, request)
 
+    def run(job_id, credentials, request: gr.Request):
+        yield from controller.run(panel, job_id, credentials, request)
+
+    def cancel(job_id, request: gr.Request):
+        return controller.cancel(panel, job_id, request)
+
+    created = wire(panel.generate_button.click, create, every, {panel.status, panel.job_id}, quick=True)
     # not limited here: the runner keeps GPU jobs one at a time and says each job's place in line
-    ran = wire(created.then, run, panel.job_id, {panel.status, panel.video}, concurrency_id="jobs",
-               concurrency_limit=None, show_progress="minimal")
+    ran = wire(created.then, run, [panel.job_id, controller.credentials], {panel.status, panel.video},
+               concurrency_id="jobs", concurrency_limit=None, show_progress="minimal")
     if on_finished is not None:
         on_finished(created)
         on_finished(ran)
@@ -222,6 +254,5 @@ def render_capability_tab(
 
     wire(panel.backend.change, on_backend, panel.backend,
          {panel.backend_note} | {c for components in by_field.values() for c in components}, quick=True)
-    wire(panel.cancel_button.click, lambda job_id: controller.cancel(panel, job_id), panel.job_id, {panel.status},
-         quick=True)
+    wire(panel.cancel_button.click, cancel, panel.job_id, {panel.status}, quick=True)
     return RenderedTab(capability, tab, inputs, settings, panel)

@@ -214,7 +214,7 @@ class ResultPanel:
     cancel_button: gr.Button
     preview_video: gr.Video
     bundle_file: gr.File
-    video: gr.Video
+    video: gr.HTML  # the result player: served by the owner-only file route, never Gradio's file server
     status: gr.Markdown
     job_id: gr.State
     backend: gr.Dropdown
@@ -233,7 +233,7 @@ def result_panel(capability: str, backends: list[tuple[str, str]], default_backe
     with gr.Row():
         preview_video = gr.Video(label="What the model will see (gray = generated, tint = mask)", interactive=False,
                                  elem_id=f"{capability}-preview-video")
-        video = gr.Video(label="Result", interactive=False, elem_id=f"{capability}-result")
+        video = gr.HTML("", label="Result", elem_id=f"{capability}-result")
     bundle_file = gr.File(label="Input bundle (PNG frames, masks, references, manifest)", visible=True,
                           elem_id=f"{capability}-bundle-file")
     return ResultPanel(preview_button, bundle_button, generate_button, cancel_button, preview_video, bundle_file,

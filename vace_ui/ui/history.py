@@ -1,4 +1,5 @@
-"""The History tab: every job, its result and details, and a way to restore its settings into its tab."""
+"""The History tab: the viewer's own jobs (every job for admins), their results and details, and a way to restore
+a job's settings into its tab. Another owner's job id is "not found", like a job that does not exist."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from ..core.settings import GenerationSettings
 from ..jobs.store import Job, JobStore
 from .capability_tab import RenderedTab, format_job
 from .handlers import wire
+from .identity import export_copies, request_viewer, result_html
 
 COLUMNS = ["Job", "Started", "Capability", "Backend", "Status", "Prompt", "Seconds"]
 
@@ -27,53 +29,61 @@ def job_rows(jobs: list[Job]) -> list[list]:
 @dataclass
 class HistoryTab:
     store: JobStore
+    config: object
     table: gr.Dataframe
     refresh_button: gr.Button
     selected: gr.State
-    video: gr.Video
+    video: gr.HTML
     details: gr.Markdown
     restore_button: gr.Button
     tab: gr.Tab
 
-    def refresh(self) -> list[list]:
-        return job_rows(self.store.list())
+    def refresh(self, request: gr.Request) -> list[list]:
+        return job_rows(self.store.list(owner=request_viewer(self.config, request).owners))
 
 
-def render_history(store: JobStore, tabs: gr.Tabs, rendered: dict[Capability, RenderedTab]) -> HistoryTab:
+def render_history(store: JobStore, tabs: gr.Tabs, rendered: dict[Capability, RenderedTab], config) -> HistoryTab:
     with gr.Tab("History", id="history", elem_id="tab-history") as tab:
         with gr.Row():
             refresh_button = gr.Button("Refresh", size="sm", elem_id="history-refresh")
             restore_button = gr.Button("Restore settings into its tab", size="sm", elem_id="history-restore")
-        table = gr.Dataframe(value=job_rows(store.list()), headers=COLUMNS, interactive=False, wrap=True,
-                             elem_id="history-table")
+        table = gr.Dataframe(value=[], headers=COLUMNS, interactive=False, wrap=True, elem_id="history-table")
         selected = gr.State(None)
         with gr.Row():
-            video = gr.Video(label="Result", interactive=False, elem_id="history-video")
+            video = gr.HTML("", label="Result", elem_id="history-video")
             details = gr.Markdown("Select a job to see it.", elem_id="history-details")
-    history = HistoryTab(store, table, refresh_button, selected, video, details, restore_button, tab)
+    history = HistoryTab(store, config, table, refresh_button, selected, video, details, restore_button, tab)
 
-    def on_select(event: gr.SelectData):
+    def on_select(event: gr.SelectData, request: gr.Request):
         row = event.row_value if event.row_value else None
         if not row:
             return {selected: None}
-        job = store.get(row[0])
-        return {selected: job.id, video: job.output_path, details: format_job(job)}
+        try:
+            job = request_viewer(config, request).job(store, row[0])
+        except KeyError:
+            return {selected: None, video: "", details: f"No job {row[0]}."}
+        return {selected: job.id, video: result_html(job), details: format_job(job)}
 
-    def restore(job_id: str | None):
+    def restore(job_id: str | None, request: gr.Request):
         if not job_id:
             gr.Warning("History: select a job in the table first (click its row), then press Restore.")
             return {}
-        job = store.get(job_id)
+        try:
+            job = request_viewer(config, request).job(store, job_id)
+        except KeyError:
+            gr.Warning(f"No job {job_id}.")
+            return {}
         target = rendered[Capability(job.capability)]
         updates = target.settings.values_for(GenerationSettings.from_dict(job.settings))
-        updates.update(target.inputs.restore(request_from_dict(job.capability, job.request)))
-        updates[target.result.video] = job.output_path or None
+        saved = export_copies(job.request, config.output_dir)  # copies: the output folder is never exposed
+        updates.update(target.inputs.restore(request_from_dict(job.capability, saved)))
+        updates[target.result.video] = result_html(job)
         updates[target.result.status] = f"Restored from History.\n\n{format_job(job)}"
         updates[tabs] = gr.Tabs(selected=job.capability)
         return updates
 
-    def refresh_answered() -> list[list]:
-        rows = history.refresh()
+    def refresh_answered(request: gr.Request) -> list[list]:
+        rows = history.refresh(request)
         gr.Info(f"History: {len(rows)} job(s)." if rows else "History: no jobs yet; Generate in a tab adds one.")
         return rows
 

@@ -9,8 +9,8 @@ is sent), `uploads` (which local files it needs), `upload` (its own upload path)
 from __future__ import annotations
 
 import contextlib
+import copy
 import enum
-import os
 import shutil
 import time
 from collections.abc import Callable
@@ -20,12 +20,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from ...core.errors import (
-    BackendUnavailable,
-    GenerationCancelled,
-    InputError,
-    MediaError,
-)
+from ...config import PROVIDER_ENV, ProviderConfig
+from ...core.errors import BackendUnavailable, GenerationCancelled, InputError, MediaError
 from ..base import Backend, BackendJob, BackendResult, JobReporter, Phase
 from .http import AuthError, HttpClient, ProviderError, RetryPolicy
 from .media import is_public_url
@@ -65,9 +61,11 @@ class Upload:
 
 
 class RemoteBackend(Backend):
-    """Base of the hosted backends. Configuration: constructor arguments win, then the environment variables
-    named by `base_url_env` / `key_env`, then `default_base_url`. `set_api_key` sets the key at run time
-    (Settings tab); the key is read at each request and never logged, stored or put in messages."""
+    """Base of the hosted backends. Configuration: constructor arguments win, then `provider` (the operator's
+    ProviderConfig; read from the environment variables `base_url_env` / `key_env` when not given), then
+    `default_base_url`. `set_api_key` / `set_base_url` change the operator's settings at run time (scripts,
+    tests). A visitor's own key and URL never change this object: `for_session` gives a copy for one job. Keys are
+    never logged, stored or put in messages."""
 
     key_env: str = ""
     base_url_env: str = ""
@@ -90,13 +88,17 @@ class RemoteBackend(Backend):
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         transport: httpx.BaseTransport | None = None,
+        provider: ProviderConfig | None = None,
     ):
-        self._base_url = base_url
-        self._api_key = api_key or None
+        if provider is None:
+            provider = ProviderConfig.from_env(self.name) if self.name in PROVIDER_ENV else ProviderConfig()
+        self.provider = provider
+        self._base_url = base_url or provider.base_url
+        self._api_key = api_key or provider.api_key or None
         self.retry = retry or RetryPolicy()
         self.timeout = timeout
         if poll_interval is None:
-            poll_interval = float(os.environ.get("VACE_REMOTE_POLL_SECONDS", self.default_poll_interval))
+            poll_interval = provider.poll_seconds or self.default_poll_interval
         self.poll_interval = poll_interval
         self.max_wait = max_wait
         self.sleep = sleep
@@ -108,7 +110,7 @@ class RemoteBackend(Backend):
     # -- configuration ------------------------------------------------------------------------------------------
     @property
     def base_url(self) -> str:
-        return (self._base_url or os.environ.get(self.base_url_env) or self.default_base_url).rstrip("/")
+        return (self._base_url or self.default_base_url).rstrip("/")
 
     def set_base_url(self, base_url: str | None) -> None:
         if (base_url or None) != self._base_url:
@@ -121,7 +123,25 @@ class RemoteBackend(Backend):
         self._api_key = api_key or None
 
     def api_key(self) -> str | None:
-        return self._api_key or os.environ.get(self.key_env) or None
+        return self._api_key or None
+
+    def for_session(self, api_key: str | None, base_url: str | None) -> "RemoteBackend":
+        """This backend with a visitor's own key and/or URL, for one job. The operator's key goes only to the
+        operator's URL: with another URL, only the visitor's key is sent (none when they typed none)."""
+        other_url = bool(base_url) and base_url.rstrip("/") != self.base_url
+        if not api_key and not other_url:
+            return self
+        session = copy.copy(self)
+        session._http = None
+        if other_url:
+            session._base_url = base_url
+            session._api_key = api_key or None
+            if self.key_required and not api_key:
+                raise BackendUnavailable(f"{self.label}: a base URL typed in Settings is used only with an API key "
+                                         "typed in Settings in the same session; enter your key there.")
+        else:
+            session._api_key = api_key
+        return session
 
     @property
     def key_hint(self) -> str:

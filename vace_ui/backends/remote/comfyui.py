@@ -20,7 +20,6 @@ name in the server's models/loras folder.
 from __future__ import annotations
 
 import mimetypes
-import os
 import uuid
 from pathlib import Path
 from urllib.parse import urlencode
@@ -56,9 +55,9 @@ class ComfyUIBackend(RemoteBackend):
     def __init__(self, *, unet: str | None = None, clip: str | None = None, vae: str | None = None,
                  weight_dtype: str = "fp8_e4m3fn_fast", **kwargs):
         super().__init__(**kwargs)
-        self.unet = unet or os.environ.get("VACE_COMFYUI_UNET") or "wan21_vace_1_3_b.safetensors"
-        self.clip = clip or os.environ.get("VACE_COMFYUI_CLIP") or "umt5_xxl_fp8_e4m3fn.safetensors"
-        self.vae = vae or os.environ.get("VACE_COMFYUI_VAE") or "wan21_vace_vae.safetensors"
+        self.unet = unet or self.provider.option("unet") or "wan21_vace_1_3_b.safetensors"
+        self.clip = clip or self.provider.option("clip") or "umt5_xxl_fp8_e4m3fn.safetensors"
+        self.vae = vae or self.provider.option("vae") or "wan21_vace_vae.safetensors"
         self.weight_dtype = weight_dtype
         self.client_id = str(uuid.uuid4())
         self._missing: dict[str, int] = {}

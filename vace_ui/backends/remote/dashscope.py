@@ -17,7 +17,6 @@ success_action_status=200, file), giving an `oss://{key}` URL; task requests tha
 from __future__ import annotations
 
 import mimetypes
-import os
 import re
 import uuid
 from pathlib import Path
@@ -76,7 +75,7 @@ class DashScopeBackend(RemoteBackend):
     def __init__(self, *, region: str | None = None, model: str | None = None, prompt_extend: bool = False,
                  **kwargs):
         super().__init__(**kwargs)
-        self.region = (region or os.environ.get("VACE_DASHSCOPE_REGION") or "intl").lower()
+        self.region = (region or self.provider.option("region") or "intl").lower()
         if self.region not in REGIONS:
             raise ValueError(f"DashScope region must be one of {', '.join(REGIONS)}, not {self.region!r}")
         self.model = model or REGIONS[self.region][1]

@@ -1,0 +1,150 @@
+"""Who is asking: the owner of the jobs a request may see, and the route that serves result files to their owner.
+
+- With a login (`--auth`, a Space's OAuth), the owner is the user name.
+- Without one, a random id the page keeps in the browser (localStorage, mirrored into the `vace_owner` cookie by
+  `HEAD_SCRIPT`): it survives reloads and app restarts. API clients without the cookie own their Gradio session.
+Owners are stored hashed, so the store never holds a usable browser id. Results are never exposed through
+Gradio's file server (the output folder is not in `allowed_paths`): the page plays them from `/vace/file/...`,
+which answers 404 unless the requester owns the job (or is an admin).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import html
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..jobs.store import ANYONE, Job, JobStore
+
+COOKIE = "vace_owner"
+FILE_ROUTE = "/vace/file"
+_VALID_ID = re.compile(r"^[0-9a-f]{32}$")
+
+HEAD_SCRIPT = f"""<script>
+(function () {{
+  var name = "{COOKIE}", id = null;
+  try {{ id = localStorage.getItem(name); }} catch (e) {{}}
+  if (!id || !/^[0-9a-f]{{32}}$/.test(id)) {{
+    var bytes = new Uint8Array(16); crypto.getRandomValues(bytes);
+    id = Array.from(bytes, function (b) {{ return b.toString(16).padStart(2, "0"); }}).join("");
+    try {{ localStorage.setItem(name, id); }} catch (e) {{}}
+  }}
+  document.cookie = name + "=" + id + "; path=/; max-age=31536000; SameSite=Strict";
+}})();
+</script>"""
+
+
+def _hashed(kind: str, value: str) -> str:
+    return f"{kind}:{hashlib.sha256(value.encode()).hexdigest()[:32]}"
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """owner: the jobs this request creates and sees. admin: sees every job. legacy: also sees jobs recorded
+    before owners existed (a single-user app on localhost)."""
+
+    owner: str
+    admin: bool = False
+    legacy: bool = False
+
+    @property
+    def owners(self):
+        if self.admin:
+            return ANYONE
+        return (self.owner, "") if self.legacy else self.owner
+
+    def job(self, store: JobStore, job_id: str | None) -> Job:
+        """The job if this viewer may see it; KeyError ("no job ...") otherwise, the same as a missing job."""
+        if not job_id:
+            raise KeyError("no job")
+        return store.get(str(job_id), self.owners)
+
+
+def owner_of(username: str | None, cookie: str | None, session_hash: str | None) -> str:
+    if username:
+        return f"user:{username}"
+    if cookie and _VALID_ID.match(cookie):
+        return _hashed("browser", cookie)
+    return _hashed("session", session_hash or "none")
+
+
+def viewer_of(config, username: str | None, cookie: str | None, session_hash: str | None) -> Viewer:
+    return Viewer(owner_of(username, cookie, session_hash), admin=bool(username) and username in config.admin_users,
+                  legacy=not config.shared)
+
+
+def request_viewer(config, request) -> Viewer:
+    """The viewer of a Gradio event (gr.Request)."""
+    if request is None:
+        return viewer_of(config, None, None, None)
+    cookies = getattr(request, "cookies", None) or {}
+    return viewer_of(config, getattr(request, "username", None), cookies.get(COOKIE),
+                     getattr(request, "session_hash", None))
+
+
+def result_url(job: Job) -> str:
+    """Relative to the page, so it works behind a share link or a Space's proxy."""
+    return f"{FILE_ROUTE.lstrip('/')}/{job.id}/result.mp4?v={int(job.finished_at or 0)}"
+
+
+def result_html(job: Job | None) -> str:
+    """The result player (and a download link) for the page; empty when there is no result."""
+    if job is None or not job.output_path:
+        return ""
+    url = html.escape(result_url(job), quote=True)
+    return (f'<video src="{url}" controls playsinline preload="metadata" style="width:100%;max-height:480px">'
+            f'</video><div><a href="{url}" download="{html.escape(job.id)}.mp4">Download the MP4</a></div>')
+
+
+@functools.cache
+def export_dir() -> Path:
+    return Path(tempfile.mkdtemp(prefix="vace-export-"))
+
+
+def export_copies(data, output_dir: Path):
+    """`data` (a job's request, or a path) with every file inside the output folder replaced by a copy in a
+    scratch folder, for handing to a Gradio component (its own cache then serves the copy to this session): the
+    output folder itself is never exposed to Gradio's file server."""
+    if isinstance(data, dict):
+        return {key: export_copies(value, output_dir) for key, value in data.items()}
+    if isinstance(data, list):
+        return [export_copies(item, output_dir) for item in data]
+    if isinstance(data, str) and data:
+        path = Path(data)
+        if path.is_absolute() and path.is_file() and path.resolve().is_relative_to(Path(output_dir).resolve()):
+            target = Path(tempfile.mkdtemp(dir=export_dir())) / path.name
+            shutil.copyfile(path, target)
+            return str(target)
+    return data
+
+
+def file_route(services):
+    """The Starlette route serving a job's result to its owner only (404 for everyone else)."""
+    from starlette.responses import FileResponse, Response
+    from starlette.routing import Route
+
+    config, store = services.config, services.store
+
+    async def serve(request):
+        app = request.app
+        token = request.cookies.get(f"access-token-{getattr(app, 'cookie_id', '')}") or \
+            request.cookies.get(f"access-token-unsecure-{getattr(app, 'cookie_id', '')}")
+        username = getattr(app, "tokens", {}).get(token) if token else None
+        if getattr(app, "auth", None) and not username:
+            return Response("Not logged in.", status_code=401)
+        viewer = viewer_of(config, username, request.cookies.get(COOKIE), None)
+        try:
+            job = viewer.job(store, request.path_params["job_id"])
+        except KeyError:
+            return Response("Not found.", status_code=404)
+        if request.path_params["name"] != "result.mp4" or not job.output_path or not Path(job.output_path).is_file():
+            return Response("Not found.", status_code=404)
+        return FileResponse(job.output_path, media_type="video/mp4", filename=f"{job.id}.mp4",
+                            content_disposition_type="inline", headers={"Cache-Control": "private, no-store"})
+
+    return Route(FILE_ROUTE + "/{job_id}/{name}", serve, methods=["GET", "HEAD"])
