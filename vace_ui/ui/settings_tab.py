@@ -25,7 +25,7 @@ def session_status(backend, mine: dict, check: bool = False) -> str:
     except BackendUnavailable as error:
         return str(error)
     text = session.check() if check else session.status()
-    return text + " with your key" if mine.get("key") and text.startswith("ready") else text
+    return f"{text.rstrip('.')} (with your key)" if mine.get("key") else text
 
 
 def render_settings_tab(services: Services, credentials: gr.State) -> None:
