@@ -20,4 +20,5 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
 fi
 
 export GRADIO_ANALYTICS_ENABLED=False HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1
+.venv/bin/ruff check .  # style: pyproject.toml (E, F, I, W; line length 119)
 exec .venv/bin/python -m pytest "$@"

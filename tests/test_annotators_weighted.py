@@ -186,7 +186,9 @@ def dwpose_files(folder, box_centre_det: tuple[float, float], box_size_det: floa
     cx, cy = box_centre_det
     gx, gy = int(cx // 32), int(cy // 32)
     anchor = 80 * 80 + 40 * 40 + gy * 20 + gx
-    predictions[0, anchor, :4] = torch.tensor([cx / 32 - gx, cy / 32 - gy, math.log(box_size_det / 32), math.log(box_size_det / 32)])
+    predictions[0, anchor, :4] = torch.tensor(
+        [cx / 32 - gx, cy / 32 - gy, math.log(box_size_det / 32), math.log(box_size_det / 32)]
+    )
     predictions[0, anchor, 4:6] = 1.0  # objectness x person probability = 1
     export_onnx(_FixedOutput(predictions), (1, 3, 640, 640), folder / "yolox_l.onnx")
     simcc_x, simcc_y = torch.zeros(1, 133, 576), torch.zeros(1, 133, 768)

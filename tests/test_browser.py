@@ -18,7 +18,9 @@ def page(running_app):
     from playwright.sync_api import sync_playwright
 
     if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
-        pytest.fail("Debian's chromium is not installed (apt-get install chromium); the README's test command does it.")
+        pytest.fail(
+            "Debian's chromium is not installed (apt-get install chromium); the README's test command does it."
+        )
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1100})
@@ -195,7 +197,10 @@ def test_backend_choice_explains_what_it_ignores_and_distill_preset_fills_settin
     tab.get_by_text("lightx2v StepDistill").wait_for(timeout=30_000)
     tab.get_by_text("Generation settings").click()
     assert tab.get_by_label("number input for Steps").input_value() == "4"
-    assert "loras/lightx2v.safetensors" in tab.get_by_label("LoRAs (up to 3: file path or Hugging Face id, one per line)").input_value()
+    assert (
+        "loras/lightx2v.safetensors"
+        in tab.get_by_label("LoRAs (up to 3: file path or Hugging Face id, one per line)").input_value()
+    )
 
 
 PROVIDER_RUNS = {  # provider: (size, frames, use a reference image) within each provider's documented limits

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import gradio as gr
 import pytest
-
 from test_browser import ARTIFACTS, CHROMIUM, FLAGS
 
 CAPABILITY_BUTTONS = ["Preview model input", "Export input bundle", "Generate", "Cancel", "Apply preset"]

@@ -54,7 +54,9 @@ def ctx(media):
 
 def test_reference_gray_video_white_mask_and_refs_on_white(media):
     media.images["tall.png"] = np.zeros((480, 240, 3), dtype=np.uint8)
-    request = ReferenceRequest((ReferenceImage("tall.png", RefRole.SUBJECT), ReferenceImage("red.png", RefRole.BACKGROUND)))
+    request = ReferenceRequest(
+        (ReferenceImage("tall.png", RefRole.SUBJECT), ReferenceImage("red.png", RefRole.BACKGROUND))
+    )
     inputs = compile_request(request, settings(), ctx(media))
     assert inputs.video.shape == (9, H, W, 3) and (inputs.video == C.NEUTRAL_GRAY).all()
     assert (inputs.mask == C.MASK_GENERATE).all()
@@ -77,7 +79,9 @@ def test_more_than_three_references_is_rejected(media):
 def test_repaint_gray_control_is_the_official_gray_in_three_channels_all_white_mask(media):
     import cv2
 
-    inputs = compile_request(RepaintRequest("clip.mp4", "gray", strength=0.5), settings(conditioning_scale=1.5), ctx(media))
+    inputs = compile_request(
+        RepaintRequest("clip.mp4", "gray", strength=0.5), settings(conditioning_scale=1.5), ctx(media)
+    )
     source = media.videos["clip.mp4"][0]
     for index in range(9):
         gray = cv2.cvtColor(source[index], cv2.COLOR_BGR2GRAY)  # the official annotator's call, on RGB frames
@@ -135,7 +139,9 @@ def test_edit_keyframes_hold_until_the_next(media):
     other = np.zeros((H, W), dtype=np.uint8)
     other[300:320, 600:640] = 255
     media.images["other.png"] = other
-    request = EditRequest("numbered.mp4", (MaskKeyframe("rect.png", 0), MaskKeyframe("other.png", 5)), expand_ratio=0.0)
+    request = EditRequest(
+        "numbered.mp4", (MaskKeyframe("rect.png", 0), MaskKeyframe("other.png", 5)), expand_ratio=0.0
+    )
     mask = compile_request(request, settings(), ctx(media)).mask
     assert mask[:5, 110, 250].all() and not mask[:5, 310, 610].any()
     assert mask[5:, 310, 610].all() and not mask[5:, 110, 250].any()

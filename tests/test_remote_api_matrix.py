@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from gradio_client import Client, handle_file
-
 from fakes.comfyui_fake import FakeComfyUI
 from fakes.dashscope_fake import FakeDashScope
 from fakes.harness import KEY
 from fakes.jiekou_fake import FakeJiekou
 from fakes.replicate_fake import FakeReplicate
 from fakes.wavespeed_fake import FakeWaveSpeed
+from gradio_client import Client, handle_file
+
 from vace_ui.media.video import probe_video, read_metadata
 
 FAKES = {"dashscope": lambda: FakeDashScope(key=KEY), "wavespeed": lambda: FakeWaveSpeed(key=KEY),
@@ -27,6 +27,7 @@ PROVIDER_SETTINGS = {"dashscope": {"size": "1280x720", "num_frames": 17}, "waves
 def long_video(tmp_path_factory):
     """6 s at 16 fps: enough for WaveSpeed's 81-frame minimum."""
     from conftest import moving_square_video
+
     from vace_ui.media.video import write_video
 
     clip = np.concatenate([moving_square_video(48), moving_square_video(48)[::-1]])

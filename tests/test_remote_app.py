@@ -12,10 +12,10 @@ import time
 from pathlib import Path
 
 import pytest
-from gradio_client import Client, handle_file
-
 from fakes.harness import KEY
 from fakes.replicate_fake import FakeReplicate
+from gradio_client import Client, handle_file
+
 from vace_ui.media.video import probe_video, read_metadata
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -89,7 +89,9 @@ def test_kill_and_restart_mid_job_completes_the_remote_job(tmp_path, tiny_models
         app = _start_app(env, log)
         try:
             client = _wait_for(lambda: _try_client(port), 90, "the app to start")
-            client.submit(handle_file(str(media_dir / "ref.png")), None, None, "subject", SETTINGS, api_name="/reference")
+            client.submit(
+                handle_file(str(media_dir / "ref.png")), None, None, "subject", SETTINGS, api_name="/reference"
+            )
             job_id, _, task_id, _ = _wait_for(lambda: (row := _job_row(output / "jobs.sqlite")) and row[2] and row,
                                               90, "the remote task id to be stored")
             app.kill()

@@ -8,8 +8,19 @@ import numpy as np
 import pytest
 
 from tests.fakes.comfyui_fake import FakeComfyUI
-from tests.fakes.harness import (FakeClock, Reporter, backend_options, blank_inputs, control_inputs, decode,
-                                 edit_inputs, expected_result, extend_inputs, make_job, outpaint_inputs)
+from tests.fakes.harness import (
+    FakeClock,
+    Reporter,
+    backend_options,
+    blank_inputs,
+    control_inputs,
+    decode,
+    edit_inputs,
+    expected_result,
+    extend_inputs,
+    make_job,
+    outpaint_inputs,
+)
 from vace_ui.backends.base import Phase
 from vace_ui.backends.remote import AuthError, ComfyUIBackend, ProviderError
 from vace_ui.core.errors import GenerationCancelled, InputError

@@ -9,13 +9,33 @@ import pytest
 from PIL import Image
 
 from tests.fakes.dashscope_fake import FakeDashScope
-from tests.fakes.harness import (KEY, FakeClock, Reporter, backend_options, decode, expected_result, make_job,
-                                 write_test_image, write_test_video)
+from tests.fakes.harness import (
+    KEY,
+    FakeClock,
+    Reporter,
+    backend_options,
+    decode,
+    expected_result,
+    make_job,
+    write_test_image,
+    write_test_video,
+)
 from vace_ui.backends.base import Phase
 from vace_ui.backends.remote import DashScopeBackend
 from vace_ui.core.errors import GenerationCancelled, InputError
-from vace_ui.core.requests import (Capability, EditRequest, ExtendRequest, MaskKeyframe, MaskShape, MaskType,
-                                   OutpaintRequest, ReferenceImage, ReferenceRequest, RefRole, RepaintRequest)
+from vace_ui.core.requests import (
+    Capability,
+    EditRequest,
+    ExtendRequest,
+    MaskKeyframe,
+    MaskShape,
+    MaskType,
+    OutpaintRequest,
+    ReferenceImage,
+    ReferenceRequest,
+    RefRole,
+    RepaintRequest,
+)
 
 
 @pytest.fixture

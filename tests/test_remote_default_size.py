@@ -4,11 +4,10 @@ its first declared size, 1280x720) instead of failing on the app's 832x480, and 
 from __future__ import annotations
 
 import pytest
-from gradio_client import Client, handle_file
-
 from fakes.dashscope_fake import FakeDashScope
 from fakes.harness import KEY
 from fakes.replicate_fake import FakeReplicate
+from gradio_client import Client, handle_file
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,16 @@ import numpy as np
 import pytest
 
 from tests.fakes.common import result_video
-from tests.fakes.harness import (FakeClock, Crash, CrashingReporter, Reporter, backend_options, decode,
-                                 expected_result, leftovers)
+from tests.fakes.harness import (
+    Crash,
+    CrashingReporter,
+    FakeClock,
+    Reporter,
+    backend_options,
+    decode,
+    expected_result,
+    leftovers,
+)
 from tests.fakes.providers import every_provider
 from vace_ui.backends.base import Phase
 from vace_ui.backends.remote import AuthError, MalformedResponse, ProviderError, ResultExpired

@@ -9,8 +9,20 @@ import base64
 import numpy as np
 import pytest
 
-from tests.fakes.harness import (KEY, FakeClock, Reporter, backend_options, blank_inputs, control_inputs, decode,
-                                 edit_inputs, expected_result, extend_inputs, make_job, outpaint_inputs)
+from tests.fakes.harness import (
+    KEY,
+    FakeClock,
+    Reporter,
+    backend_options,
+    blank_inputs,
+    control_inputs,
+    decode,
+    edit_inputs,
+    expected_result,
+    extend_inputs,
+    make_job,
+    outpaint_inputs,
+)
 from tests.fakes.replicate_fake import FakeReplicate
 from vace_ui.backends.base import Phase
 from vace_ui.backends.remote import ReplicateBackend

@@ -6,8 +6,20 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.fakes.harness import (KEY, FakeClock, Reporter, backend_options, blank_inputs, control_inputs, decode,
-                                 edit_inputs, expected_result, extend_inputs, make_job, outpaint_inputs)
+from tests.fakes.harness import (
+    KEY,
+    FakeClock,
+    Reporter,
+    backend_options,
+    blank_inputs,
+    control_inputs,
+    decode,
+    edit_inputs,
+    expected_result,
+    extend_inputs,
+    make_job,
+    outpaint_inputs,
+)
 from tests.fakes.wavespeed_fake import FakeWaveSpeed
 from vace_ui.backends.remote import WaveSpeedBackend
 from vace_ui.core.errors import InputError

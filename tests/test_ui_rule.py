@@ -16,7 +16,7 @@ from vace_ui.annotators.base import AnnotatorError
 from vace_ui.backends.remote import ComfyUIBackend, DashScopeBackend
 from vace_ui.core.errors import InputError
 from vace_ui.core.inputs import VaceInputs
-from vace_ui.core.requests import ReferenceImage, ReferenceRequest
+from vace_ui.core.requests import ReferenceRequest
 from vace_ui.core.settings import GenerationSettings
 from vace_ui.jobs.preview import overlay_frames
 from vace_ui.ui.capability_tab import TabController

@@ -94,7 +94,9 @@ class AppConfig:
     output_dir: Path = REPO_ROOT / "outputs"
     device: str = "auto"
     backend: str = "local"
-    sam_model: str = "auto"  # segment-anything: auto (largest checkpoint in models/sam), vit_b, vit_l, vit_h, tiny-random
+    sam_model: str = (
+        "auto"  # segment-anything: auto (largest checkpoint in models/sam), vit_b, vit_l, vit_h, tiny-random
+    )
     tracker_model: str = "auto"  # learned video trackers: auto (weights in models/trackers or HF cache), tiny-random
     ray_address: str = ""
     ray_workers: int = 0

@@ -10,8 +10,14 @@ from pathlib import Path
 import pytest
 
 from vace_ui.backends.base import BackendJob
-from vace_ui.backends.remote import (ComfyUIBackend, DashScopeBackend, JiekouBackend, RemoteBackend,
-                                     ReplicateBackend, WaveSpeedBackend)
+from vace_ui.backends.remote import (
+    ComfyUIBackend,
+    DashScopeBackend,
+    JiekouBackend,
+    RemoteBackend,
+    ReplicateBackend,
+    WaveSpeedBackend,
+)
 from vace_ui.core.requests import Capability, OutpaintRequest, ReferenceRequest
 
 from .comfyui_fake import FakeComfyUI

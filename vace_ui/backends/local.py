@@ -181,7 +181,9 @@ class LocalBackend(Backend):
                     pipe.load_lora_weights(lora.path, adapter_name=f"lora{index}")
                 except Exception as error:
                     pipe.unload_lora_weights()
-                    raise BackendUnavailable(f"LoRA {index + 1} ({Path(lora.path).name}) could not be loaded: {error}") from None
+                    raise BackendUnavailable(
+                        f"LoRA {index + 1} ({Path(lora.path).name}) could not be loaded: {error}"
+                    ) from None
         if loras:
             pipe.set_adapters([f"lora{index}" for index in range(len(loras))], [lora.scale for lora in loras])
         self._loras = loras
@@ -235,7 +237,9 @@ class LocalBackend(Backend):
         )
         end = time.perf_counter()
         if step_times:
-            timings["encode_s"] = step_times[0] - call_start - (step_times[1] - step_times[0] if len(step_times) > 1 else 0)
+            timings["encode_s"] = (
+                step_times[0] - call_start - (step_times[1] - step_times[0] if len(step_times) > 1 else 0)
+            )
             timings["denoise_s"] = step_times[-1] - call_start - max(timings["encode_s"], 0.0)
             timings["decode_s"] = end - step_times[-1]
         timings["pipeline_s"] = end - call_start

@@ -50,17 +50,43 @@ class DistillPreset:
 
 
 DISTILL_PRESETS: tuple[DistillPreset, ...] = (
-    DistillPreset("lightx2v", 4, 1.0, 5.0, Solver.EULER,
-                  "lightx2v StepDistill-CfgDistill LoRA (Wan2.1 T2V 14B; use with VACE 14B): lightx2v's distill "
-                  "configs run 4 steps (1000/750/500/250), CFG off, shift 5."),
-    DistillPreset("self-forcing", 4, 1.0, 5.0, Solver.EULER,
-                  "Self-Forcing DMD LoRA (Wan2.1 1.3B): its self_forcing_dmd config uses 4 steps, timestep shift 5, "
-                  "CFG distilled away."),
-    DistillPreset("causvid", 8, 1.0, None, Solver.UNIPC,
-                  "CausVid LoRA (Kijai's extraction): CFG 1, strength about 0.5 for 4-9 steps; VACE control wants a "
-                  "lower strength. CausVid weights are CC-BY-NC-4.0 (non-commercial).", 0.5),
-    DistillPreset("causvid-motion", 12, 1.0, None, Solver.UNIPC,
-                  "CausVid LoRA at strength 0.3 with UniPC and about 12 steps: keeps more motion (Kijai's notes).", 0.3),
+    DistillPreset(
+        "lightx2v",
+        4,
+        1.0,
+        5.0,
+        Solver.EULER,
+        "lightx2v StepDistill-CfgDistill LoRA (Wan2.1 T2V 14B; use with VACE 14B): lightx2v's distill "
+        "configs run 4 steps (1000/750/500/250), CFG off, shift 5.",
+    ),
+    DistillPreset(
+        "self-forcing",
+        4,
+        1.0,
+        5.0,
+        Solver.EULER,
+        "Self-Forcing DMD LoRA (Wan2.1 1.3B): its self_forcing_dmd config uses 4 steps, timestep shift 5, "
+        "CFG distilled away.",
+    ),
+    DistillPreset(
+        "causvid",
+        8,
+        1.0,
+        None,
+        Solver.UNIPC,
+        "CausVid LoRA (Kijai's extraction): CFG 1, strength about 0.5 for 4-9 steps; VACE control wants a "
+        "lower strength. CausVid weights are CC-BY-NC-4.0 (non-commercial).",
+        0.5,
+    ),
+    DistillPreset(
+        "causvid-motion",
+        12,
+        1.0,
+        None,
+        Solver.UNIPC,
+        "CausVid LoRA at strength 0.3 with UniPC and about 12 steps: keeps more motion (Kijai's notes).",
+        0.3,
+    ),
 )
 
 
@@ -68,7 +94,9 @@ def distill_preset(name: str) -> DistillPreset:
     for preset in DISTILL_PRESETS:
         if preset.name == name:
             return preset
-    raise InputError("distill preset", f"'{name}' is unknown; choose one of {', '.join(p.name for p in DISTILL_PRESETS)}.")
+    raise InputError(
+        "distill preset", f"'{name}' is unknown; choose one of {', '.join(p.name for p in DISTILL_PRESETS)}."
+    )
 
 
 def distill_overrides(name: str, lora_path: str, lora_scale: float | None = None) -> dict:
@@ -152,7 +180,11 @@ def available_attention_backends() -> set[str]:
                        ("_CAN_USE_SAGE_ATTN", "sage")):
         if getattr(dispatch, flag, False):
             found.add(name)
-    if torch.cuda.is_available() and torch.backends.cudnn.is_available() and torch.cuda.get_device_capability() >= (9, 0):
+    if (
+        torch.cuda.is_available()
+        and torch.backends.cudnn.is_available()
+        and torch.cuda.get_device_capability() >= (9, 0)
+    ):
         found.add("_native_cudnn")
     return found
 

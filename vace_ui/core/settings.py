@@ -10,8 +10,8 @@ from typing import TypeVar
 
 from . import constants as C
 from .errors import InputError, check_range
-from .windows import check_window_settings
 from .values import as_bool, as_float, as_int, as_str
+from .windows import check_window_settings
 
 
 class Solver(str, enum.Enum):
@@ -148,7 +148,9 @@ class GenerationSettings:
         if len(self.prompt) > C.MAX_PROMPT_CHARS:
             raise InputError("prompt", f"is {len(self.prompt)} characters; at most {C.MAX_PROMPT_CHARS} allowed.")
         if len(self.negative_prompt) > C.MAX_PROMPT_CHARS:
-            raise InputError("negative_prompt", f"is {len(self.negative_prompt)} characters; at most {C.MAX_PROMPT_CHARS}.")
+            raise InputError(
+                "negative_prompt", f"is {len(self.negative_prompt)} characters; at most {C.MAX_PROMPT_CHARS}."
+            )
         parse_size(self.size)
         check_window_settings(self.window_frames, self.window_overlap)
         long_video = self.num_frames > self.window_frames
@@ -240,7 +242,11 @@ def parse_size(size: str) -> tuple[int, int]:
     except ValueError:
         width = height = -1
     low, high = C.CUSTOM_SIZE_RANGE
-    if not (low <= width <= high and low <= height <= high) or width % C.SPATIAL_MULTIPLE or height % C.SPATIAL_MULTIPLE:
+    if (
+        not (low <= width <= high and low <= height <= high)
+        or width % C.SPATIAL_MULTIPLE
+        or height % C.SPATIAL_MULTIPLE
+    ):
         raise InputError(
             "size",
             f"'{size}' is not offered; choose auto, one of {', '.join(C.SIZE_PRESETS)} "

@@ -52,7 +52,9 @@ class Progress:
 class _Reporter:
     """JobReporter for one run: forwards progress, records the remote task id at once, exposes cancel."""
 
-    def __init__(self, store: JobStore, job_id: str, cancel: threading.Event, listener: Callable[[Progress], None] | None):
+    def __init__(
+        self, store: JobStore, job_id: str, cancel: threading.Event, listener: Callable[[Progress], None] | None
+    ):
         self.store, self.job_id, self._cancel, self.listener = store, job_id, cancel, listener
 
     @property
@@ -102,7 +104,9 @@ class JobRunner:
         offered = self.backends[backend].capabilities().capabilities
         if request.capability not in offered:
             label = self.backends[backend].label
-            raise InputError("capability", f"{label} does not offer '{request.capability.value}'; choose another backend.")
+            raise InputError(
+                "capability", f"{label} does not offer '{request.capability.value}'; choose another backend."
+            )
         if self.policy is not None:
             self.policy.check_uploads(list(request.media_fields().items()))
             self.policy.check_queue(len(self.store.unfinished(owner)))
@@ -191,8 +195,11 @@ class JobRunner:
                 thread.start()
                 threads.append(thread)
             else:
-                self._finish(job.id, JobStatus.FAILED,
-                             error="Interrupted by an app restart; the inputs are kept. Restore it from History to run again.")
+                self._finish(
+                    job.id,
+                    JobStatus.FAILED,
+                    error="Interrupted by an app restart; the inputs are kept. Restore it from History to run again.",
+                )
         return threads
 
     def _backend(self, job: Job, credentials: Credentials | None) -> tuple[Backend, bool]:
@@ -226,7 +233,9 @@ class JobRunner:
         inputs = None
         caps = backend.capabilities()
         if caps.needs_compiled_inputs and windows.is_long(settings):  # a long video: sliding windows
-            context = self.context_factory(lambda label, done, total: reporter.phase(Phase.PREPARE, done, total, label))
+            context = self.context_factory(
+                lambda label, done, total: reporter.phase(Phase.PREPARE, done, total, label)
+            )
             return windows.run_windows(self, job, reporter, backend, for_backend(context, caps, backend.label),
                                        request, settings, started)
         if caps.needs_compiled_inputs:
@@ -278,7 +287,9 @@ class JobRunner:
             "capability": job.capability,
             "backend": job.backend,
             "settings": settings.to_dict(),
-            "request": request_from_dict(job.capability, job.request).with_media(lambda _, path: Path(path).name).to_dict(),
+            "request": request_from_dict(job.capability, job.request)
+            .with_media(lambda _, path: Path(path).name)
+            .to_dict(),
             "size": [inputs.width, inputs.height] if inputs else None,
             "num_frames": inputs.num_frames if inputs else None,
             "notes": notes,

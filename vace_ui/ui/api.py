@@ -32,8 +32,8 @@ from ..core.requests import EditRequest, ExtendRequest, OutpaintRequest, Referen
 from ..core.settings import GenerationSettings
 from ..jobs.store import JobStatus
 from ..services import Services
-from .identity import export_copies, request_viewer
 from .api_schema import SettingsJSON, settings_schema
+from .identity import export_copies, request_viewer
 
 SETTINGS_DOC = (
     "settings: JSON object of generation settings; `prompt` is required, every other field defaults: "
@@ -156,8 +156,14 @@ def render_api(services: Services) -> None:
             gr.Number(label="strength", value=repaint_default.strength), _file("reference")
 
         @_documented
-        def repaint(video: str, control: str = repaint_default.control, strength: float = repaint_default.strength,
-                    reference: str | None = None, settings: dict = REQUIRED, request: gr.Request = None) -> tuple[str, dict]:
+        def repaint(
+            video: str,
+            control: str = repaint_default.control,
+            strength: float = repaint_default.strength,
+            reference: str | None = None,
+            settings: dict = REQUIRED,
+            request: gr.Request = None,
+        ) -> tuple[str, dict]:
             """Restyle a video with the prompt while keeping its motion and structure through a control video.
 
             Args:
@@ -223,8 +229,14 @@ def render_api(services: Services) -> None:
         clips = [_file(name) for name in ("first_clip", "last_clip", "first_frame", "last_frame")]
 
         @_documented
-        def extend(first_clip: str | None = None, last_clip: str | None = None, first_frame: str | None = None,
-                   last_frame: str | None = None, settings: dict = REQUIRED, request: gr.Request = None) -> tuple[str, dict]:
+        def extend(
+            first_clip: str | None = None,
+            last_clip: str | None = None,
+            first_frame: str | None = None,
+            last_frame: str | None = None,
+            settings: dict = REQUIRED,
+            request: gr.Request = None,
+        ) -> tuple[str, dict]:
             """Generate new frames around kept footage (video extension); give at least one of the four inputs.
 
             Args:

@@ -137,7 +137,9 @@ class TabController:
 
     def bundle(self, inputs: TabInputs, settings: SettingsPanel, panel: ResultPanel, data: dict) -> dict:
         request, generation, compiled = self._compile(inputs, settings, panel, data)
-        path = write_bundle(compiled, request, generation, Path(tempfile.mkdtemp(dir=self.scratch)) / "vace_inputs.zip")
+        path = write_bundle(
+            compiled, request, generation, Path(tempfile.mkdtemp(dir=self.scratch)) / "vace_inputs.zip"
+        )
         return {panel.status: f"Bundle ready: {compiled.num_frames} frames, {compiled.width}x{compiled.height}, "
                               f"{len(compiled.references)} reference(s).", panel.bundle_file: str(path)}
 

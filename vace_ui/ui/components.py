@@ -88,12 +88,23 @@ class SettingsPanel:
     def by_field(self) -> dict[str, list]:
         """GenerationSettings field name -> the components that set it (to show only what a backend honours)."""
         return {
-            "negative_prompt": [self.negative_prompt], "size": [self.size], "num_frames": [self.num_frames, self.duration],
-            "steps": [self.steps], "guidance_scale": [self.guidance_scale], "flow_shift": [self.flow_shift],
-            "conditioning_scale": [self.conditioning_scale], "seed": [self.seed], "solver": [self.solver],
-            "fit": [self.fit], "timing": [self.timing], "loras": [self.lora_paths, self.lora_scales],
-            "speed_mode": [self.speed_mode], "memory_mode": [self.memory_mode], "vae_tiling": [self.vae_tiling],
-            "window_frames": [self.window_frames], "window_overlap": [self.window_overlap],
+            "negative_prompt": [self.negative_prompt],
+            "size": [self.size],
+            "num_frames": [self.num_frames, self.duration],
+            "steps": [self.steps],
+            "guidance_scale": [self.guidance_scale],
+            "flow_shift": [self.flow_shift],
+            "conditioning_scale": [self.conditioning_scale],
+            "seed": [self.seed],
+            "solver": [self.solver],
+            "fit": [self.fit],
+            "timing": [self.timing],
+            "loras": [self.lora_paths, self.lora_scales],
+            "speed_mode": [self.speed_mode],
+            "memory_mode": [self.memory_mode],
+            "vae_tiling": [self.vae_tiling],
+            "window_frames": [self.window_frames],
+            "window_overlap": [self.window_overlap],
             "color_strength": [self.color_strength],
         }
 
@@ -110,14 +121,24 @@ class SettingsPanel:
         loras = tuple(LoraSpec(path, scales[i] if i < len(scales) else 1.0) for i, path in enumerate(paths))
         flow_shift = data[self.flow_shift]
         return GenerationSettings(
-            prompt=data[self.prompt] or "", negative_prompt=data[self.negative_prompt] or "", size=data[self.size],
-            num_frames=int(data[self.num_frames]), steps=int(data[self.steps]),
+            prompt=data[self.prompt] or "",
+            negative_prompt=data[self.negative_prompt] or "",
+            size=data[self.size],
+            num_frames=int(data[self.num_frames]),
+            steps=int(data[self.steps]),
             guidance_scale=float(data[self.guidance_scale]),
             flow_shift=float(flow_shift) if flow_shift else None,
-            conditioning_scale=float(data[self.conditioning_scale]), seed=int(data[self.seed]),
-            solver=data[self.solver], fit=data[self.fit], timing=data[self.timing], loras=loras,
-            speed_mode=data[self.speed_mode], memory_mode=data[self.memory_mode], vae_tiling=bool(data[self.vae_tiling]),
-            window_frames=int(data[self.window_frames]), window_overlap=int(data[self.window_overlap]),
+            conditioning_scale=float(data[self.conditioning_scale]),
+            seed=int(data[self.seed]),
+            solver=data[self.solver],
+            fit=data[self.fit],
+            timing=data[self.timing],
+            loras=loras,
+            speed_mode=data[self.speed_mode],
+            memory_mode=data[self.memory_mode],
+            vae_tiling=bool(data[self.vae_tiling]),
+            window_frames=int(data[self.window_frames]),
+            window_overlap=int(data[self.window_overlap]),
             color_strength=float(data[self.color_strength]),
         )
 

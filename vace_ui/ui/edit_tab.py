@@ -36,7 +36,11 @@ def painted_mask(editor_value: dict | None) -> np.ndarray | None:
     layers = [np.asarray(layer) for layer in (editor_value or {}).get("layers") or [] if layer is not None]
     painted = None
     for layer in layers:
-        alpha = layer[..., 3] if layer.ndim == 3 and layer.shape[2] == 4 else layer.reshape(layer.shape[:2] + (-1,)).max(-1)
+        alpha = (
+            layer[..., 3]
+            if layer.ndim == 3 and layer.shape[2] == 4
+            else layer.reshape(layer.shape[:2] + (-1,)).max(-1)
+        )
         painted = alpha > 127 if painted is None else painted | (alpha > 127)
     return painted if painted is not None and painted.any() else None
 
@@ -235,8 +239,9 @@ def edit_inputs(clicker: ClickSegmenter, scratch: Path) -> TabInputs:
                                     sources=(), elem_id="edit-canvas", height=420)
         with gr.Tab("Click (segment-anything)", id="click"):
             click_mode = gr.Radio(CLICK_MODES, value="add", label="Clicks", elem_id="edit-click-mode")
-            click_image = gr.Image(label="Click the object", type="numpy", interactive=False, elem_id="edit-click-image",
-                                   height=420)
+            click_image = gr.Image(
+                label="Click the object", type="numpy", interactive=False, elem_id="edit-click-image", height=420
+            )
     with gr.Row():
         keep = gr.Button("Keep mask for this frame", size="sm", elem_id="edit-keep")
         invert = gr.Button("Invert", size="sm", elem_id="edit-invert")

@@ -55,8 +55,13 @@ def reference_inputs(clicker: ClickSegmenter, scratch: Path) -> TabInputs:
         with gr.Row():
             photo = gr.Image(label="Photo: click the subject", type="numpy", image_mode="RGB",
                              elem_id="reference-cut-photo", height=300)
-            cut = gr.Image(label="Cut out on white", type="filepath", interactive=False, elem_id="reference-cut-result",
-                           height=300)
+            cut = gr.Image(
+                label="Cut out on white",
+                type="filepath",
+                interactive=False,
+                elem_id="reference-cut-result",
+                height=300,
+            )
         with gr.Row():
             target = gr.Dropdown([(f"Reference {i + 1}", i) for i in range(C.MAX_REFERENCES)], value=0,
                                  label="Use as", scale=1)
@@ -108,7 +113,9 @@ def quick_control_preview(request: RepaintRequest, folder: Path) -> Path:
     compiled = compile_request(replace(request, control_mask=None), settings, context)
     clip = load_clip(context, request.video, "video", compiled.num_frames, settings.timing, settings.preset_size,
                      settings.fit)
-    return write_video(folder / "control_preview.mp4", np.concatenate([clip.frames, compiled.video], axis=2), C.OUTPUT_FPS)
+    return write_video(
+        folder / "control_preview.mp4", np.concatenate([clip.frames, compiled.video], axis=2), C.OUTPUT_FPS
+    )
 
 
 def repaint_inputs(scratch: Path) -> TabInputs:

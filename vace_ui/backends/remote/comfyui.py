@@ -30,8 +30,14 @@ from ...core.settings import Solver
 from ..base import BackendCapabilities, BackendJob
 from .base import RemoteBackend, TaskState, TaskStatus, Upload
 from .http import MalformedResponse, ProviderError
-from .media import (is_blank_source, mask_generates_everything, require_inputs, write_mask, write_references,
-                    write_source_video)
+from .media import (
+    is_blank_source,
+    mask_generates_everything,
+    require_inputs,
+    write_mask,
+    write_references,
+    write_source_video,
+)
 
 SAMPLERS = {Solver.UNIPC: "uni_pc", Solver.EULER: "euler", Solver.DPMPP: "dpmpp_2m"}
 SIZES = ("832x480", "480x832")  # the deployment serves 1.3B at 480P

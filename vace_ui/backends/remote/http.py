@@ -258,7 +258,9 @@ class HttpClient:
         text = f"HTTP {response.status_code}" + (f": {message}" if message else "")
         return self.redact(text)
 
-    def download(self, url: str, dest: Path, *, what: str = "downloading the result", auth: bool | None = None) -> Path:
+    def download(
+        self, url: str, dest: Path, *, what: str = "downloading the result", auth: bool | None = None
+    ) -> Path:
         """Fetch `url` into `dest` atomically (temp file in the same folder, then os.replace): a failed or broken
         download leaves nothing behind. 403/404/410 mean the link expired (ResultExpired)."""
         dest = Path(dest)

@@ -27,8 +27,14 @@ from ...core.settings import Solver
 from ..base import BackendCapabilities, BackendJob
 from .base import RemoteBackend, TaskState, TaskStatus, Upload
 from .http import MalformedResponse
-from .media import (is_blank_source, mask_generates_everything, require_inputs, write_mask, write_references,
-                    write_source_video)
+from .media import (
+    is_blank_source,
+    mask_generates_everything,
+    require_inputs,
+    write_mask,
+    write_references,
+    write_source_video,
+)
 
 MODEL = "prunaai/vace-14b"
 SPEED_MODES = ("Lightly Juiced 🍊 (more consistent)", "Extra Juiced 🚀 (even more speed)")

@@ -26,8 +26,15 @@ from ...core.requests import Capability, ExtendRequest
 from ..base import BackendCapabilities, BackendJob
 from .base import RemoteBackend, TaskState, TaskStatus, Upload
 from .http import MalformedResponse, ProviderError
-from .media import (is_blank_source, mask_generates_everything, require_inputs, write_frame, write_mask,
-                    write_references, write_source_video)
+from .media import (
+    is_blank_source,
+    mask_generates_everything,
+    require_inputs,
+    write_frame,
+    write_mask,
+    write_references,
+    write_source_video,
+)
 
 MODEL_PATH = "/api/v3/wavespeed-ai/wan-2.1-14b-vace"
 UPLOAD_PATH = "/api/v3/media/upload/binary"
