@@ -55,3 +55,23 @@ def test_missing_lora_file_is_a_clear_error(runner):
                                   loras=(LoraSpec("/nonexistent/style.safetensors", 1.0),))
     job = runner.run(runner.create(ReferenceRequest(), settings).id)
     assert job.status is JobStatus.FAILED and "LoRA 1 (style.safetensors) could not be loaded" in job.error
+
+
+def test_a_long_video_loads_a_lora_by_name_from_the_lora_folder_in_every_window(tmp_path, tiny_backend, lora_file):
+    """Shared servers take LoRAs by file name in the LoRA folder; the windows of a long video get the resolved file
+    too, while the job keeps the name."""
+    from vace_ui.jobs.policy import JobPolicy
+    from vace_ui.jobs.runner import JobRunner
+    from vace_ui.jobs.store import JobStore
+
+    store = JobStore(tmp_path / "outputs")
+    runner = JobRunner(store, {"local": tiny_backend}, policy=JobPolicy(lora_folder=lora_file.parent))
+    try:
+        settings = GenerationSettings(prompt="a dog runs", size="64x64", num_frames=17, steps=2, seed=11,
+                                      window_frames=9, window_overlap=4, loras=(LoraSpec(lora_file.name, 1.0),))
+        job = runner.run(runner.create(ReferenceRequest(), settings).id)
+        assert job.status is JobStatus.SUCCEEDED, job.error
+        assert job.notes[0].startswith("3 windows")
+        assert job.settings["loras"] == [{"path": lora_file.name, "scale": 1.0}]
+    finally:
+        store.close()

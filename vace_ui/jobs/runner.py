@@ -237,7 +237,7 @@ class JobRunner:
                 lambda label, done, total: reporter.phase(Phase.PREPARE, done, total, label)
             )
             return windows.run_windows(self, job, reporter, backend, for_backend(context, caps, backend.label),
-                                       request, settings, started)
+                                       request, settings, started, loras=run_settings.loras)
         if caps.needs_compiled_inputs:
             def compile_progress(label: str, done: int, total: int) -> None:
                 if reporter.cancelled:  # annotation and tracking report per frame: a cancel stops them there

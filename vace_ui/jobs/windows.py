@@ -85,8 +85,10 @@ def _segments(folder: Path, count: int, with_last_tail: bool = False):
 
 
 def run_windows(runner, job: Job, reporter: JobReporter, backend: Backend, context: CompileContext,
-                request: CapabilityRequest, settings: GenerationSettings, started: float) -> Job:
-    """Run every window not yet saved, then join the saved windows into result.mp4."""
+                request: CapabilityRequest, settings: GenerationSettings, started: float,
+                loras: tuple | None = None) -> Job:
+    """Run every window not yet saved, then join the saved windows into result.mp4. `loras`: the LoRAs as the
+    backend loads them (resolved in the LoRA folder); `settings` keeps their names for the record."""
     workdir = runner.store.job_dir(job.id)
     folder = workdir / FOLDER
     reporter.phase(Phase.PREPARE, message="planning windows")
@@ -118,7 +120,8 @@ def run_windows(runner, job: Job, reporter: JobReporter, backend: Backend, conte
             timings["compile_s"] += time.perf_counter() - began
             if reporter.cancelled:
                 raise GenerationCancelled()
-            window_settings = replace(settings, prompt=prompts[window.index], num_frames=window.length)
+            window_settings = replace(settings, prompt=prompts[window.index], num_frames=window.length,
+                                      loras=settings.loras if loras is None else loras)
             window_settings, _ = resolve_size(window_settings, backend.capabilities(), request.capability, inputs,
                                               backend.label)
             began = time.perf_counter()
