@@ -2,48 +2,17 @@
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import pytest
-
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update"]
+from browser_helpers import ARTIFACTS, chromium, set_small_settings
 
 
 @pytest.fixture(scope="module")
 def page(running_app):
-    from playwright.sync_api import sync_playwright
-
-    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
-        pytest.fail(
-            "Debian's chromium is not installed (apt-get install chromium); the README's test command does it."
-        )
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+    with chromium() as browser:
         page = browser.new_page(viewport={"width": 1400, "height": 1100})
         page.goto(running_app.url)
         page.get_by_role("tab", name="Edit").wait_for(timeout=60_000)
         yield page
-        browser.close()
-
-
-def set_small_settings(page, tab: str, size_text: str = "128x128", frames: str = "9") -> None:
-    """Tiny-model settings a person would type: 128x128, 9 frames, 2 steps, seed 5."""
-    panel = page.locator(f"#tab-{tab}")
-    size = panel.get_by_label("Size (W x H)")
-    if not size.is_visible():  # the accordion is closed
-        panel.get_by_text("Generation settings").click()
-    size.fill(size_text)
-    size.press("Enter")
-    page.wait_for_timeout(300)
-    for label, value in (("Frames (4n+1)", frames), ("Seed (-1 = random)", "5"), ("number input for Steps", "2")):
-        field = panel.get_by_label(label)
-        if field.is_visible():  # a hosted backend hides what it does not honour
-            field.fill(value)
-            field.press("Tab")
 
 
 def test_edit_upload_paint_generate_and_history(page, media_dir, running_app):

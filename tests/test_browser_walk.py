@@ -5,14 +5,12 @@ traceback in the server's log and no component showing Gradio's "Error" badge.""
 from __future__ import annotations
 
 import logging
-import shutil
 import time
 from collections import Counter
-from pathlib import Path
 
 import gradio as gr
 import pytest
-from test_browser import ARTIFACTS, CHROMIUM, FLAGS
+from browser_helpers import ARTIFACTS, chromium
 
 CAPABILITY_BUTTONS = ["Preview model input", "Export input bundle", "Generate", "Cancel", "Apply preset"]
 WALK = {  # tab id -> its buttons, in the order a person meets them
@@ -157,14 +155,8 @@ def walk(page, media_dir, given: bool, watch: LogWatch, capfd, name: str) -> tup
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
-        pytest.fail("Debian's chromium is not installed (apt-get install chromium).")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 def test_the_walk_covers_every_button_the_app_shows(running_app):

@@ -3,8 +3,8 @@ tiny model: the preview shows the window plan, the result has every frame and re
 
 from __future__ import annotations
 
+from browser_helpers import CHROMIUM, FLAGS, set_small_settings
 from gradio_client import Client, handle_file
-from test_browser import CHROMIUM, FLAGS, set_small_settings
 
 from vace_ui.media.video import probe_video, read_metadata
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import logging
 import re
-import shutil
 from pathlib import Path
 
 import pytest
+from browser_helpers import chromium, set_small_settings
 from fakes.replicate_fake import FakeReplicate
 from gradio_client import Client
-from test_browser import CHROMIUM, FLAGS
 
 OPERATOR_KEY = "sk-operator-ENVKEY-31c8d0a7"
 KEY_A = "sk-visitor-A-5e1f0b2c9d"
@@ -36,14 +35,8 @@ class CaptureReplicate(FakeReplicate):
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
-        pytest.fail("Debian's chromium is not installed (apt-get install chromium).")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 def visitor(browser, url):
@@ -65,18 +58,7 @@ def generate(page, prompt: str, backend: str = "Local GPU (diffusers)", size: st
     page.locator("#reference-backend input").click()
     page.get_by_role("option", name=backend, exact=True).click()
     page.locator("#tab-reference").get_by_label("Prompt", exact=True).fill(prompt)
-    panel = page.locator("#tab-reference")
-    size_field = panel.get_by_label("Size (W x H)")
-    if not size_field.is_visible():
-        panel.get_by_text("Generation settings").click()
-    size_field.fill(size)
-    size_field.press("Enter")
-    page.wait_for_timeout(300)
-    for label, value in (("Frames (4n+1)", frames), ("Seed (-1 = random)", "5"), ("number input for Steps", "2")):
-        field = panel.get_by_label(label)
-        if field.is_visible():  # a hosted backend hides what it does not honour
-            field.fill(value)
-            field.press("Tab")
+    set_small_settings(page, "reference", size, frames)
     status = page.locator("#reference-status")
     old_ids = set(JOB_ID.findall(status.inner_text()))
     page.locator("#reference-generate").click()
