@@ -185,7 +185,7 @@ def test_preview_and_bundle_show_exactly_what_is_uploaded(tmp_path, sources):
     data = {component: component.value for component in settings.components}
     data.update({settings.prompt: "a dog", settings.num_frames: 17, panel.backend: "comfyui"})
     assert data[settings.size] == "auto"  # the panel's default: no size chosen
-    services = types.SimpleNamespace(backends={"comfyui": ComfyUIBackend()}, control_cache=None)
+    services = types.SimpleNamespace(backends={"comfyui": ComfyUIBackend()}, control_cache=None, video_tracker=None)
     controller = TabController(services)
     shown = controller.preview(inputs, settings, panel, data)
     info = probe_video(shown[panel.preview_video])
