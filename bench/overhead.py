@@ -24,31 +24,23 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=7)
     args = parser.parse_args()
 
-    import numpy as np
     import torch
     from PIL import Image
 
+    from bench.edit_inputs import edit_request
     from bench.environment import describe
     from vace_ui.backends.local import LocalBackend
     from vace_ui.core.compile import compile_request
-    from vace_ui.core.requests import EditRequest, MaskKeyframe
     from vace_ui.core.settings import GenerationSettings
     from vace_ui.jobs.context import file_context
     from vace_ui.jobs.runner import JobRunner
     from vace_ui.jobs.store import JobStore
-    from vace_ui.media.images import write_png
-    from vace_ui.media.video import write_video
 
     work = Path(tempfile.mkdtemp(prefix="vace-bench-"))
-    rng = np.random.default_rng(0)
-    write_video(work / "clip.mp4", rng.integers(0, 256, (17, 128, 128, 3), dtype=np.uint8), 16)
-    mask = np.zeros((128, 128), dtype=np.uint8)
-    mask[32:96, 32:96] = 255
-    write_png(work / "mask.png", mask)
 
     backend = LocalBackend("tiny-random", work / "models", device="cpu")
     runner = JobRunner(JobStore(work / "outputs"), {"local": backend})
-    request = EditRequest(str(work / "clip.mp4"), (MaskKeyframe(str(work / "mask.png"), 0),))
+    request = edit_request(work, 17)
     settings = GenerationSettings(prompt="a dog runs on the street", size="128x128", num_frames=17, steps=4, seed=1)
     inputs = compile_request(request, settings, file_context())
     pipe = backend.load()

@@ -30,29 +30,21 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=4)
     args = parser.parse_args()
 
-    import numpy as np
     import ray
     import torch
 
+    from bench.edit_inputs import edit_request
     from bench.environment import describe
     from vace_ui.backends.local import LocalBackend
     from vace_ui.backends.ray_backend import RayBackend, _init_args
     from vace_ui.backends.tiny_model import ensure_tiny_model
-    from vace_ui.core.requests import EditRequest, MaskKeyframe
     from vace_ui.core.settings import GenerationSettings
     from vace_ui.jobs.runner import JobRunner
     from vace_ui.jobs.store import JobStatus, JobStore
-    from vace_ui.media.images import write_png
-    from vace_ui.media.video import write_video
 
     work = Path(tempfile.mkdtemp(prefix="vace-scale-"))
-    rng = np.random.default_rng(0)
-    write_video(work / "clip.mp4", rng.integers(0, 256, (9, 128, 128, 3), dtype=np.uint8), 16)
-    mask = np.zeros((128, 128), dtype=np.uint8)
-    mask[32:96, 32:96] = 255
-    write_png(work / "mask.png", mask)
     ensure_tiny_model(work / "models" / "tiny-random")
-    request = EditRequest(str(work / "clip.mp4"), (MaskKeyframe(str(work / "mask.png"), 0),))
+    request = edit_request(work, 9)
 
     def settings(seed: int) -> GenerationSettings:
         return GenerationSettings(prompt="a dog runs on the street", size="128x128", num_frames=9,
