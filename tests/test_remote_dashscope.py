@@ -95,7 +95,7 @@ def test_reference_two_images_roles_and_size(fake, clock, tmp_path):
 def test_repaint_maps_control_strength_and_reference(fake, clock, tmp_path):
     video = write_test_video(tmp_path / "in.mp4")
     ref = write_test_image(tmp_path / "ref.png")
-    request = RepaintRequest(video=video, control="pose_body_face", strength=0.6, reference=ReferenceImage(ref))
+    request = RepaintRequest(video=video, control="pose_body_face", strength=0.6, references=(ReferenceImage(ref),))
     result, _ = run(fake, clock, make_job(tmp_path, Capability.REPAINT, request), prompt_extend=True)
     assert_playable(result, fake)
     body = fake.created[0]

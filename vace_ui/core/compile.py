@@ -62,7 +62,7 @@ def compile_repaint(request: RepaintRequest, settings: GenerationSettings, ctx: 
         control = np.where(region[None, :, :, None], control, clip.frames)
         mask[:] = region
         notes.append("control applied inside the mask only; the rest of the video is kept")
-    refs = fit_references(ctx, [request.reference] if request.reference else [], width, height)
+    refs = fit_references(ctx, request.references, width, height)
     return VaceInputs(control, mask, refs, notes, conditioning_scale=settings.conditioning_scale * request.strength)
 
 

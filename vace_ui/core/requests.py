@@ -94,23 +94,30 @@ class RepaintRequest(Schema):
     """Keep the motion/structure of `video` through a control (see annotators), restyle with the prompt.
 
     strength (0-1): how closely the control is followed; locally it multiplies the conditioning scale.
+    references: 0 to 3 reference images (e.g. the subject to animate with the source's motion).
     control_mask: optional mask image (white = apply the control there, the rest of the video is kept).
     """
 
     video: str = media()
     control: str = "gray"
     strength: float = 1.0
-    reference: ReferenceImage | None = None
+    references: tuple[ReferenceImage, ...] = ()
     control_mask: str | None = media(None)
     capability = Capability.REPAINT
+
+    @classmethod
+    def from_dict(cls, data: dict, field_prefix: str = "") -> RepaintRequest:
+        """Also reads jobs saved before Repaint took several references (one `reference` object)."""
+        if isinstance(data, dict) and data.get("reference") and "references" not in data:
+            data = {**data, "references": [data["reference"]]}
+        return super().from_dict(data, field_prefix)
 
     def validate(self) -> None:
         _require("video", self.video, "a video")
         if not self.control:
             raise InputError("control", "is missing; choose a control kind.")
         check_range("strength", self.strength, 0.0, 1.0)
-        if self.reference is not None:
-            _check_references((self.reference,), "reference")
+        _check_references(self.references)
 
 
 @dataclass(frozen=True)

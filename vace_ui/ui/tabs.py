@@ -32,6 +32,7 @@ from ..media.video import write_video
 from .capability_tab import TabInputs
 from .edit_tab import ClickSegmenter
 from .handlers import wire
+from .reference_slots import reference_slots
 
 ROLE_CHOICES = [("Subject", RefRole.SUBJECT.value), ("Background", RefRole.BACKGROUND.value)]
 
@@ -128,8 +129,8 @@ def repaint_inputs(scratch: Path) -> TabInputs:
                               label="Control", info="What is kept from the source video")
         strength = gr.Slider(0, 1, value=default.strength, step=0.05, label="Strength",
                              info="How closely the control is followed (scales the conditioning)")
+    references = reference_slots("repaint-reference", "Reference subject")
     with gr.Row():
-        reference = gr.Image(label="Reference subject (optional)", type="filepath", image_mode="RGBA", height=160)
         control_mask = gr.Image(label="Apply control only inside this mask (optional, white = inside)",
                                 type="filepath", image_mode="L", height=160)
 
@@ -138,22 +139,22 @@ def repaint_inputs(scratch: Path) -> TabInputs:
     quick_video = gr.Video(label="Source | control", interactive=False, elem_id="repaint-control-preview")
 
     def request(data: dict) -> RepaintRequest:
-        ref = ReferenceImage(data[reference]) if data[reference] else None
-        return RepaintRequest(data[video] or "", data[control] or "", float(data[strength]), ref, data[control_mask])
+        return RepaintRequest(data[video] or "", data[control] or "", float(data[strength]),
+                              references.references(data), data[control_mask])
 
     def on_quick(data: dict):
         path = quick_control_preview(request(data), Path(tempfile.mkdtemp(dir=scratch)))
         gr.Info(f"Quick control preview: the source on the left, its {data[control]} control on the right.")
         return str(path)
 
-    wire(quick.click, on_quick, {video, control, strength, reference, control_mask}, quick_video,
+    wire(quick.click, on_quick, {video, control, strength, control_mask} | references.components, quick_video,
          concurrency_id="preview")
 
     def restore(saved: RepaintRequest) -> dict:
         return {video: saved.video or None, control: saved.control, strength: saved.strength,
-                reference: saved.reference.path if saved.reference else None, control_mask: saved.control_mask}
+                control_mask: saved.control_mask} | references.restore(saved.references)
 
-    return TabInputs({video, control, strength, reference, control_mask}, request, restore)
+    return TabInputs({video, control, strength, control_mask} | references.components, request, restore)
 
 
 def extend_inputs() -> TabInputs:

@@ -126,8 +126,8 @@ class DashScopeBackend(RemoteBackend):
                 raise InputError("control_mask", "DashScope repaints the whole video; a control mask is not "
                                  "supported. Remove it, or use a backend that takes raw VACE inputs.")
             self._video(request.video, "video")
-            if request.reference is not None:
-                check_local_image(request.reference.path, "reference")
+            for ref in request.references:
+                check_local_image(ref.path, "references")
         elif isinstance(request, EditRequest):
             info = self._video(request.video, "video")
             if len(request.keyframes) > 1:
@@ -185,8 +185,7 @@ class DashScopeBackend(RemoteBackend):
             items += [Upload(f"ref_{i}", ref.path, "image") for i, ref in enumerate(request.references)]
         elif isinstance(request, RepaintRequest):
             items.append(Upload("video", request.video))
-            if request.reference is not None:
-                items.append(Upload("ref_0", request.reference.path, "image"))
+            items += [Upload(f"ref_{i}", ref.path, "image") for i, ref in enumerate(request.references)]
         elif isinstance(request, EditRequest):
             items.append(Upload("video", request.video))
             if request.keyframes:
