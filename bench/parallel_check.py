@@ -60,6 +60,10 @@ def main() -> None:
     from vace_ui.parallel import enable_context_parallel
 
     cuda = torch.cuda.is_available()
+    if args.model != "tiny" and torch.cuda.device_count() < 2:
+        raise SystemExit(f"--model {args.model} is the multi-GPU check: it needs 2 or more CUDA GPUs (NCCL), and this "
+                         f"machine has {torch.cuda.device_count()}. Without GPUs run the tiny model on gloo (the "
+                         "default).")
     dist.init_process_group("nccl" if cuda else "gloo")
     rank, world = dist.get_rank(), dist.get_world_size()
     if cuda:

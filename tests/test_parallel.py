@@ -26,6 +26,16 @@ def test_two_gloo_processes_match_one_process_with_ulysses():
     assert "'vace_blocks.0 control': 96, 'vace_blocks.0': 96, 'blocks.0': 96} of 192" in done.stdout, done.stdout
 
 
+def test_full_size_check_without_gpus_says_it_needs_them():
+    import torch
+
+    if torch.cuda.device_count() >= 2:
+        pytest.skip("this machine has the GPUs the full-size check needs")
+    done = subprocess.run([sys.executable, "bench/parallel_check.py", "--model", "1.3b"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode != 0 and "needs 2 or more CUDA GPUs" in done.stderr, done.stderr[-2000:]
+
+
 def test_parse_parallel():
     assert parse_parallel("") == ("", 1)
     assert parse_parallel("ring:2") == ("ring", 2)
