@@ -271,7 +271,10 @@ def edit_inputs(clicker: ClickSegmenter, scratch: Path) -> TabInputs:
     listed = {session, keyframe_list}
     wire(video.upload, partial(on_video, view), [video, session], listed | {frame} | view.shown)
     wire(video.clear, partial(on_video, view, None), session, listed | {frame} | view.shown)
-    wire(frame.change, partial(on_frame, view), [frame, session], {session} | view.shown)
+    # Rapid slider moves must not pile up frame reads: only the last position is shown, and the canvas is not
+    # blanked by a progress overlay while a stroke may be painted on it.
+    wire(frame.change, partial(on_frame, view), [frame, session], {session} | view.shown,
+         trigger_mode="always_last", show_progress="hidden", concurrency_limit=2, concurrency_id="edit-frame")
 
     def clicked(index, mode, state: MaskEditor, event: gr.SelectData) -> dict:  # Gradio reads the event type here
         return on_click(view, clicker, index, mode, state, event)
