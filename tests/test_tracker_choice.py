@@ -74,19 +74,23 @@ def test_edit_tab_sends_and_restores_the_tracker(media_dir, tmp_path):
 
     from vace_ui.ui.edit_tab import EditView, build_request, restore
     from vace_ui.ui.mask_editor import MaskEditor
+    from vace_ui.ui.reference_slots import reference_slots
 
     with gr.Blocks():
         view = EditView(gr.State(MaskEditor()), gr.Video(), gr.Slider(), gr.ImageEditor(), gr.Radio(), gr.Image(),
                         gr.Markdown(), gr.Image(), gr.Video(), gr.Radio(), gr.Slider(), gr.Dropdown(), gr.Checkbox(),
-                        gr.Image(), gr.Dropdown())
+                        reference_slots("edit-reference"), gr.Dropdown())
+    references = [str(media_dir / "mask.png"), None, str(media_dir / "mask.png")]
     data = {view.session: MaskEditor(), view.frame: 0, view.editor: None, view.mask_image: str(media_dir / "mask.png"),
             view.mask_video: None, view.video: str(media_dir / "square.mp4"), view.mask_type: "tracking",
-            view.expand_ratio: 0.0, view.shape: "exact", view.reference: None, view.cut_occluders: True,
-            view.tracker: "edgetam"}
+            view.expand_ratio: 0.0, view.shape: "exact", view.cut_occluders: True,
+            view.tracker: "edgetam", **dict(zip(view.references.images, references))}
     sent = build_request(view, tmp_path, data)
     assert sent.tracker is TrackerChoice.EDGETAM
+    assert [reference.path for reference in sent.references] == [references[0], references[2]]  # empty slot skipped
     restored = restore(view, sent)
     assert restored[view.tracker] == "edgetam"
+    assert [restored[image] for image in view.references.images] == [references[0], references[2], None]
 
 
 def test_cancel_during_tracking_stops_the_job(media_dir, isolated, tiny_models_dir):

@@ -22,6 +22,7 @@ from ..services import Services
 from .capability_tab import TabInputs
 from .handlers import wire
 from .mask_editor import MaskEditor
+from .reference_slots import ReferenceSlots, reference_slots
 
 BRUSH = gr.Brush(colors=["#ffffff"], default_color="#ffffff", color_mode="fixed", default_size=24)
 TRACKER_CHOICES = [("Flow (no weights)", TrackerChoice.FLOW.value), ("SAM 2.1", TrackerChoice.SAM2.value),
@@ -91,7 +92,7 @@ class EditView:
     expand_ratio: gr.Slider
     shape: gr.Dropdown
     cut_occluders: gr.Checkbox
-    reference: gr.Image
+    references: ReferenceSlots
     tracker: gr.Dropdown
 
     @property
@@ -200,7 +201,7 @@ def build_request(view: EditView, scratch: Path, data: dict) -> EditRequest:
         "keyframes": [keyframe.to_dict() for keyframe in keyframes],
         "mask_video": data[view.mask_video] or None, "mask_type": data[view.mask_type],
         "expand_ratio": data[view.expand_ratio], "mask_shape": data[view.shape],
-        "references": [{"path": data[view.reference]}] if data[view.reference] else [],
+        "references": [reference.to_dict() for reference in view.references.references(data)],
         "cut_occluders": data[view.cut_occluders], "tracker": data[view.tracker],
     })
 
@@ -223,7 +224,7 @@ def restore(view: EditView, saved: EditRequest) -> dict:
         view.session: state, view.video: saved.video or None, view.mask_video: saved.mask_video,
         view.keyframe_list: state.describe(), view.mask_type: saved.mask_type.value,
         view.expand_ratio: saved.expand_ratio, view.shape: saved.mask_shape.value,
-        view.reference: saved.references[0].path if saved.references else None,
+        **view.references.restore(saved.references),
         view.cut_occluders: saved.cut_occluders, view.tracker: saved.tracker.value,
     }
 
@@ -264,9 +265,9 @@ def edit_inputs(clicker: ClickSegmenter, scratch: Path) -> TabInputs:
                                     info="Turn off for bending or waving subjects (people, flags, animals)")
         tracker = gr.Dropdown(TRACKER_CHOICES, value=DEFAULT.tracker.value, label="Tracker", elem_id="edit-tracker",
                               info="Learned trackers need their weights in models/trackers (see the README)")
-    reference = gr.Image(label="Reference (optional)", type="filepath", image_mode="RGBA", height=140)
+    references = reference_slots("edit-reference", height=140)
     view = EditView(session, video, frame, editor, click_mode, click_image, keyframe_list, mask_image, mask_video,
-                    mask_type, expand_ratio, shape, cut_occluders, reference, tracker)
+                    mask_type, expand_ratio, shape, cut_occluders, references, tracker)
 
     listed = {session, keyframe_list}
     wire(video.upload, partial(on_video, view), [video, session], listed | {frame} | view.shown)
@@ -285,7 +286,7 @@ def edit_inputs(clicker: ClickSegmenter, scratch: Path) -> TabInputs:
     wire(clear.click, partial(on_clear, view, False), [frame, session], listed | view.shown)
     wire(clear_all.click, partial(on_clear, view, True), [frame, session], listed | view.shown)
 
-    components = {session, video, frame, editor, mask_image, mask_video, mask_type, expand_ratio, shape, reference,
-                  cut_occluders, tracker}
+    components = {session, video, frame, editor, mask_image, mask_video, mask_type, expand_ratio, shape,
+                  cut_occluders, tracker} | references.components
     return TabInputs(components, partial(build_request, view, scratch), partial(restore, view),
                      extra_outputs={keyframe_list, click_image})
