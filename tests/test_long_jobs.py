@@ -115,3 +115,40 @@ def test_an_app_restart_resumes_after_the_last_finished_window(runner, media_dir
     assert "resumed after window 2 of 3 (saved earlier)" in finished.notes
     frames = read_frames(finished.output_path)
     assert frames.shape[0] == 17
+
+
+def test_each_window_is_released_before_the_next_is_read(tmp_path, media_dir):
+    """Only one window's frames are alive at a time: when window k+1 reaches the model, window k's output (and
+    anything viewing it, like the kept tail) has been freed."""
+    import gc
+    import weakref
+
+    from vace_ui.backends.base import Backend, BackendCapabilities, BackendResult
+    from vace_ui.core.requests import Capability
+    from vace_ui.jobs.store import JobStore
+
+    outputs: list[weakref.ref] = []
+    alive_when_next_started: list[bool] = []
+
+    class EchoModel(Backend):
+        name, label = "echo", "echo stand-in"
+
+        def capabilities(self) -> BackendCapabilities:
+            return BackendCapabilities(frozenset(Capability), frozenset())
+
+        def generate(self, job, reporter) -> BackendResult:
+            gc.collect()
+            if outputs:
+                alive_when_next_started.append(outputs[-1]() is not None)
+            frames = job.inputs.video.copy()
+            outputs.append(weakref.ref(frames))
+            return BackendResult(frames=frames, fps=16)
+
+    store = JobStore(tmp_path / "outputs")
+    runner = JobRunner(store, {"echo": EchoModel()})
+    job = runner.run(runner.create(RepaintRequest(str(media_dir / "square.mp4"), "gray"), long_settings(),
+                                   "echo").id)
+    assert job.status is JobStatus.SUCCEEDED, job.error
+    assert probe_video(job.output_path).frame_count == 17
+    assert alive_when_next_started == [False, False]
+    store.close()

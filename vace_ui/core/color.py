@@ -18,6 +18,19 @@ def _lab(frames: np.ndarray) -> np.ndarray:
     return np.stack([cv2.cvtColor(frame.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB) for frame in frames])
 
 
+def _lab_statistics(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel LAB mean and standard deviation over all pixels of `frames`, one frame at a time: a window's
+    overlap in float LAB would be hundreds of MB at 832x480."""
+    total, squares, count = np.zeros(3), np.zeros(3), 0
+    for frame in frames:
+        lab = _lab(frame[None])[0].reshape(-1, 3).astype(np.float64)
+        total += lab.sum(axis=0)
+        squares += np.square(lab).sum(axis=0)
+        count += len(lab)
+    mean = total / max(count, 1)
+    return mean.astype(np.float32), np.sqrt(np.maximum(squares / max(count, 1) - mean**2, 0.0)).astype(np.float32)
+
+
 def _rgb(lab_frame: np.ndarray) -> np.ndarray:
     rgb = cv2.cvtColor(lab_frame.astype(np.float32), cv2.COLOR_LAB2RGB)
     return np.clip(np.rint(rgb * 255.0), 0, 255).astype(np.uint8)
@@ -34,10 +47,10 @@ class ColorMatch:
     @classmethod
     def fit(cls, generated: np.ndarray, reference: np.ndarray) -> "ColorMatch":
         """The match taking `generated`'s LAB statistics to `reference`'s (both (N, H, W, 3) uint8)."""
-        source, target = _lab(generated).reshape(-1, 3), _lab(reference).reshape(-1, 3)
-        source_std, target_std = source.std(axis=0), target.std(axis=0)
+        source_mean, source_std = _lab_statistics(generated)
+        target_mean, target_std = _lab_statistics(reference)
         scale = np.where(source_std > 1e-3, target_std / np.maximum(source_std, 1e-3), 1.0)
-        return cls(source.mean(axis=0), target.mean(axis=0), scale.astype(np.float32))
+        return cls(source_mean, target_mean, scale.astype(np.float32))
 
     def apply(self, frames: np.ndarray, strength: float = 1.0) -> np.ndarray:
         """`frames` (N, H, W, 3) uint8 moved `strength` of the way to the match, one frame at a time."""
@@ -66,6 +79,9 @@ def cross_fade(previous_tail: np.ndarray, current_head: np.ndarray) -> np.ndarra
     count = len(previous_tail)
     if count != len(current_head):
         raise ValueError(f"{count} previous frames but {len(current_head)} current ones")
-    weights = (np.arange(1, count + 1, dtype=np.float32) / (count + 1))[:, None, None, None]
-    mixed = previous_tail.astype(np.float32) * (1 - weights) + current_head.astype(np.float32) * weights
-    return np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
+    mixed = np.empty_like(current_head)
+    for index in range(count):  # a frame at a time: the whole overlap in float32 would be ~80 MB at 832x480
+        weight = np.float32((index + 1) / (count + 1))
+        blend = previous_tail[index].astype(np.float32) * (1 - weight) + current_head[index] * weight
+        mixed[index] = np.clip(np.rint(blend), 0, 255).astype(np.uint8)
+    return mixed

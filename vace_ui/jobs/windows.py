@@ -115,6 +115,7 @@ def run_windows(runner, job: Job, reporter: JobReporter, backend: Backend, conte
             step = WindowReporter(reporter, window.index + 1, plan.count)
             step.phase(Phase.PREPARE, message="reading inputs")
             kept = tail if window.keep else None
+            inputs = result = frames = None  # the previous window's frames go before this one's are read
             began = time.perf_counter()
             inputs = compile_window(request, settings, context, window, kept)
             timings["compile_s"] += time.perf_counter() - began
@@ -134,7 +135,7 @@ def run_windows(runner, job: Job, reporter: JobReporter, backend: Backend, conte
                 frames[: window.keep] = cross_fade(kept, frames[: window.keep])
             cut = window.length - plan.tail(window.index)  # where the next window starts
             write_video(folder / f"{window.index:03d}.mp4", frames[:cut], inputs.fps)
-            tail = frames[cut:]
+            tail = frames[cut:].copy()  # a view would keep the whole window alive
             _save_tail(folder / f"{window.index:03d}-tail.npy", tail)
             runner.store.update(job.id, info={**runner.store.get(job.id).info, "windows_done": window.index + 1})
     except GenerationCancelled:
