@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import enum
 import json
+import shutil
 import sqlite3
 import threading
 import time
@@ -132,6 +133,16 @@ class JobStore:
                 (*args, limit),
             ).fetchall()
         return [self._from_row(row) for row in rows]
+
+    def delete(self, job_id: str, owner: Owners = ANYONE) -> None:
+        """Remove a finished job and its folder. KeyError ("no job ...") for a job `owner` may not see; ValueError
+        (in words) for a job still queued or running: cancel it first."""
+        job = self.get(job_id, owner)
+        if not job.status.finished:
+            raise ValueError(f"Job {job.id} is still {job.status.value}: cancel it first, then delete it.")
+        with self._lock:
+            self._db.execute("DELETE FROM jobs WHERE id = ?", (job.id,))
+        shutil.rmtree(self.output_dir / "jobs" / job.id, ignore_errors=True)
 
     def unfinished(self, owner: Owners = ANYONE) -> list[Job]:
         return [job for job in self.list(10_000, owner) if not job.status.finished]

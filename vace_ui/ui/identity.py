@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..jobs.store import ANYONE, Job, JobStore
+from ..jobs.thumbnails import THUMBNAIL_NAME, job_thumbnail
 
 COOKIE = "vace_owner"
 FILE_ROUTE = "/vace/file"
@@ -92,6 +93,11 @@ def result_url(job: Job) -> str:
     return f"{FILE_ROUTE.lstrip('/')}/{job.id}/result.mp4?v={int(job.finished_at or 0)}"
 
 
+def thumbnail_url(job: Job) -> str:
+    """The owner-checked thumbnail of a job, relative to the page."""
+    return f"{FILE_ROUTE.lstrip('/')}/{job.id}/{THUMBNAIL_NAME}?v={int(job.finished_at or 0)}"
+
+
 def result_html(job: Job | None) -> str:
     """The result player (and a download link) for the page; empty when there is no result."""
     if job is None or not job.output_path:
@@ -124,7 +130,7 @@ def export_copies(data, output_dir: Path):
 
 
 def file_route(services):
-    """The Starlette route serving a job's result to its owner only (404 for everyone else)."""
+    """The Starlette route serving a job's result (and its thumbnail) to its owner only (404 for everyone else)."""
     from starlette.responses import FileResponse, Response
     from starlette.routing import Route
 
@@ -142,6 +148,12 @@ def file_route(services):
             job = viewer.job(store, request.path_params["job_id"])
         except KeyError:
             return Response("Not found.", status_code=404)
+        private = {"Cache-Control": "private, no-store"}
+        if request.path_params["name"] == THUMBNAIL_NAME:
+            thumbnail = job_thumbnail(store, job)
+            if thumbnail is None:
+                return Response("Not found.", status_code=404)
+            return FileResponse(thumbnail, media_type="image/png", headers=private)
         if request.path_params["name"] != "result.mp4" or not job.output_path or not Path(job.output_path).is_file():
             return Response("Not found.", status_code=404)
         return FileResponse(job.output_path, media_type="video/mp4", filename=f"{job.id}.mp4",
