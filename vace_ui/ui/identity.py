@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import html
+import os
 import re
 import shutil
 import tempfile
@@ -129,9 +130,46 @@ def export_copies(data, output_dir: Path):
     return data
 
 
+def pinned_file_response(path: str | Path, **options):
+    """A Starlette FileResponse whose Content-Length and bytes come from one open file.
+
+    Starlette's own FileResponse stats the path, sends the headers, then opens the path again to read it: a file
+    replaced in between (an atomic rewrite, e.g. a thumbnail made again once the job's result exists) is sent with
+    the old length and the new bytes, and h11 cuts the connection ("Too much data for declared Content-Length").
+    Here the file is opened first and its length taken from that open handle; a rewrite then changes nothing for a
+    response already under way."""
+    from contextlib import asynccontextmanager
+
+    import anyio
+    from starlette.responses import FileResponse
+
+    class _Pinned(FileResponse):
+        def __init__(self, handle, **kwargs):
+            self._handle = handle
+            super().__init__(path, stat_result=os.fstat(handle.fileno()), **kwargs)
+
+        @asynccontextmanager
+        async def _open_file(self):
+            self._handle.seek(0)
+            yield anyio.wrap_file(self._handle)
+
+        async def __call__(self, scope, receive, send):
+            extensions = {k: v for k, v in (scope.get("extensions") or {}).items() if k != "http.response.pathsend"}
+            try:  # pathsend would make the server open the path again
+                await super().__call__({**scope, "extensions": extensions}, receive, send)
+            finally:
+                self._handle.close()
+
+        def __del__(self):
+            self._handle.close()
+
+    return _Pinned(open(path, "rb"), **options)  # noqa: SIM115 - closed when the response is sent (or collected)
+
+
 def file_route(services):
     """The Starlette route serving a job's result (and its thumbnail) to its owner only (404 for everyone else)."""
-    from starlette.responses import FileResponse, Response
+    import anyio
+    from starlette.responses import Response
     from starlette.routing import Route
 
     config, store = services.config, services.store
@@ -150,13 +188,17 @@ def file_route(services):
             return Response("Not found.", status_code=404)
         private = {"Cache-Control": "private, no-store"}
         if request.path_params["name"] == THUMBNAIL_NAME:
-            thumbnail = job_thumbnail(store, job)
+            # decoding a frame off the event loop: the server keeps answering other requests meanwhile
+            thumbnail = await anyio.to_thread.run_sync(job_thumbnail, store, job)
             if thumbnail is None:
                 return Response("Not found.", status_code=404)
-            return FileResponse(thumbnail, media_type="image/png", headers=private)
+            return pinned_file_response(thumbnail, media_type="image/png", headers=private)
         if request.path_params["name"] != "result.mp4" or not job.output_path or not Path(job.output_path).is_file():
             return Response("Not found.", status_code=404)
-        return FileResponse(job.output_path, media_type="video/mp4", filename=f"{job.id}.mp4",
-                            content_disposition_type="inline", headers={"Cache-Control": "private, no-store"})
+        try:
+            return pinned_file_response(job.output_path, media_type="video/mp4", filename=f"{job.id}.mp4",
+                                        content_disposition_type="inline", headers=private)
+        except FileNotFoundError:  # deleted since the check above
+            return Response("Not found.", status_code=404)
 
     return Route(FILE_ROUTE + "/{job_id}/{name}", serve, methods=["GET", "HEAD"])
