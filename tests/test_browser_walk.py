@@ -16,7 +16,7 @@ CAPABILITY_BUTTONS = ["Preview model input", "Export input bundle", "Generate", 
 WALK = {  # tab id -> its buttons, in the order a person meets them
     "reference": ["Use the cut-out", *CAPABILITY_BUTTONS],
     "repaint": ["Quick control preview (first 17 frames)", *CAPABILITY_BUTTONS],
-    "edit": ["Keep mask for this frame", "Invert", "Clear this frame", "Clear all keyframes", *CAPABILITY_BUTTONS],
+    "edit": ["✔ Keep", "◐ Invert", "✕ Clear", "⟲ All", "▶ Track", *CAPABILITY_BUTTONS],
     "extend": CAPABILITY_BUTTONS,
     "outpaint": CAPABILITY_BUTTONS,
     "history": ["Refresh", "Restore settings into its tab"],
@@ -29,7 +29,7 @@ STATUS_LINES = {"history": ["#history-details"], "settings": ["#settings-status"
 GIVEN = {  # tab -> (file input selector, media file name, what appears once it is loaded)
     "reference": ("#reference-image-0 input[type=file]", "ref.png", "#reference-image-0 img"),
     "repaint": ("#repaint-video input[type=file]", "square.mp4", "#repaint-video video"),
-    "edit": ("#edit-video input[type=file]", "square.mp4", "#edit-canvas canvas"),
+    "edit": ("#edit-video input[type=file]", "square.mp4", "#edit-view canvas.vfv-strokes"),
     "extend": ("#extend-first-clip input[type=file]", "square.mp4", "#extend-first-clip video"),
     "outpaint": ("#outpaint-video input[type=file]", "square.mp4", "#outpaint-video video"),
 }

@@ -77,11 +77,12 @@ def test_edit_tab_sends_and_restores_the_tracker(media_dir, tmp_path):
     from vace_ui.ui.reference_slots import reference_slots
 
     with gr.Blocks():
-        view = EditView(gr.State(MaskEditor()), gr.Video(), gr.Slider(), gr.ImageEditor(), gr.Radio(), gr.Image(),
+        view = EditView(gr.State(MaskEditor()), gr.Video(), gr.Slider(), gr.HTML(), gr.HTML(), gr.Textbox(),
                         gr.Markdown(), gr.Image(), gr.Video(), gr.Radio(), gr.Slider(), gr.Dropdown(), gr.Checkbox(),
                         reference_slots("edit-reference"), gr.Dropdown())
     references = [str(media_dir / "mask.png"), None, str(media_dir / "mask.png")]
-    data = {view.session: MaskEditor(), view.frame: 0, view.editor: None, view.mask_image: str(media_dir / "mask.png"),
+    data = {view.session: MaskEditor(), view.frame: 0, view.strokes: None,
+            view.mask_image: str(media_dir / "mask.png"),
             view.mask_video: None, view.video: str(media_dir / "square.mp4"), view.mask_type: "tracking",
             view.expand_ratio: 0.0, view.shape: "exact", view.cut_occluders: True,
             view.tracker: "edgetam", **dict(zip(view.references.images, references))}

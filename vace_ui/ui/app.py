@@ -45,7 +45,7 @@ def build_app(services: Services) -> gr.Blocks:
     tab_specs = [
         (Capability.REFERENCE, "Reference", lambda: reference_inputs(clicker, controller.scratch)),
         (Capability.REPAINT, "Repaint", lambda: repaint_inputs(controller.scratch)),
-        (Capability.EDIT, "Edit", lambda: edit_inputs(clicker, controller.scratch)),
+        (Capability.EDIT, "Edit", lambda: edit_inputs(clicker, controller.scratch, services)),
         (Capability.EXTEND, "Extend", extend_inputs),
         (Capability.OUTPAINT, "Outpaint", outpaint_inputs),
     ]

@@ -1,9 +1,12 @@
-"""The Edit tab: a video, a frame picker, masks painted or clicked (segment-anything) on any number of keyframes,
-or an uploaded mask image / mask video. The per-session state is a `MaskEditor`; the handlers below are plain
-functions of (components, values) wired once in `edit_inputs`."""
+"""The Edit tab as an editor: one frame view (the frame with its mask tinted on top; paint, erase or click on it),
+a timeline strip under it (thumbnails, keyframe marks to jump to, tracked frames, Track's progress), a frame
+slider, small icon buttons (keep, invert, clear, track), or an uploaded mask image / mask video. The per-session
+state is a `MaskEditor`; the handlers are plain functions of (components, values) wired once in `edit_inputs`;
+the view's HTML and its script are in frame_view.py."""
 
 from __future__ import annotations
 
+import queue
 import threading
 from dataclasses import dataclass
 from functools import partial
@@ -14,45 +17,24 @@ import numpy as np
 
 from ..core import constants as C
 from ..core.errors import BackendUnavailable, InputError, MediaError
-from ..core.masks import overlay
 from ..core.requests import EditRequest, MaskKeyframe, MaskShape, MaskType, TrackerChoice
 from ..media.frames import FrameSource
 from ..media.video import probe_video
 from ..services import Services
+from . import frame_view as fv
 from .capability_tab import TabInputs
+from .frame_view_assets import TIMELINE_CSS, TIMELINE_JS, VIEW_CSS, VIEW_JS
 from .handlers import wire
 from .mask_editor import MaskEditor
 from .reference_slots import ReferenceSlots, reference_slots
 
-BRUSH = gr.Brush(colors=["#ffffff"], default_color="#ffffff", color_mode="fixed", default_size=24)
 TRACKER_CHOICES = [("Flow (no weights)", TrackerChoice.FLOW.value), ("SAM 2.1", TrackerChoice.SAM2.value),
                    ("SAM 3 tracker", TrackerChoice.SAM3.value), ("EdgeTAM", TrackerChoice.EDGETAM.value),
                    ("Auto (best with weights, else flow)", TrackerChoice.AUTO.value)]
-CLICK_MODES = [("Add (positive click)", "add"), ("Remove (negative click)", "remove")]
+TOOLS = [("🖌 Brush", "brush"), ("⌫ Eraser", "erase"), ("➕ Click: add", "add"), ("➖ Click: remove", "remove")]
+TINTS = {"kept": fv.Tint.KEPT, "tracked": fv.Tint.TRACKED, "pending": fv.Tint.PENDING}
+THUMBNAILS = 12
 DEFAULT = EditRequest()
-
-
-def painted_mask(editor_value: dict | None) -> np.ndarray | None:
-    """(H, W) bool of everything painted on any layer (alpha > half); None when nothing is painted."""
-    layers = [np.asarray(layer) for layer in (editor_value or {}).get("layers") or [] if layer is not None]
-    painted = None
-    for layer in layers:
-        alpha = (
-            layer[..., 3]
-            if layer.ndim == 3 and layer.shape[2] == 4
-            else layer.reshape(layer.shape[:2] + (-1,)).max(-1)
-        )
-        painted = alpha > 127 if painted is None else painted | (alpha > 127)
-    return painted if painted is not None and painted.any() else None
-
-
-def mask_layer(mask: np.ndarray | None) -> list[np.ndarray]:
-    """An editor layer holding `mask` as white paint (empty list for no mask)."""
-    if mask is None or not mask.any():
-        return []
-    layer = np.zeros(mask.shape + (4,), dtype=np.uint8)
-    layer[mask] = (255, 255, 255, 255)
-    return [layer]
 
 
 def read_frame(video_path: str, frame_index: int, frames: FrameSource) -> np.ndarray:
@@ -75,6 +57,24 @@ class ClickSegmenter:
             return segmenter.segment(clicks)
 
 
+class ClipFrames:
+    """The clip's source frames as a random-access sequence (decoded on demand), for tracking."""
+
+    def __init__(self, state: MaskEditor):
+        self.state = state
+
+    def __len__(self) -> int:
+        return self.state.frame_count
+
+    def __getitem__(self, index: int) -> np.ndarray:
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        return read_frame(self.state.video, index, self.state.frames)
+
+    def __iter__(self):
+        return (self[index] for index in range(len(self)))
+
+
 @dataclass
 class EditView:
     """The Edit tab's components (handlers return {component: update} dicts keyed by these)."""
@@ -82,9 +82,9 @@ class EditView:
     session: gr.State
     video: gr.Video
     frame: gr.Slider
-    editor: gr.ImageEditor
-    click_mode: gr.Radio
-    click_image: gr.Image
+    view: gr.HTML
+    timeline: gr.HTML
+    strokes: gr.Textbox
     keyframe_list: gr.Markdown
     mask_image: gr.Image
     mask_video: gr.Video
@@ -97,18 +97,42 @@ class EditView:
 
     @property
     def shown(self) -> set:
-        return {self.editor, self.click_image}
+        return {self.view, self.timeline}
 
 
-def show(view: EditView, state: MaskEditor, index: int, mask: np.ndarray | None = None) -> dict:
-    """The frame `index` on the canvas and the click view, with `mask` (default: the kept one) painted on."""
+def _strip(state: MaskEditor, index: int, progress: tuple[int, int] | None = None) -> fv.Strip:
+    if not state.thumbnails:
+        reader = state.frames.reader(state.video)
+        state.thumbnails = fv.thumbnail_urls(reader.thumbnails(min(THUMBNAILS, state.frame_count), height=48))
+    return fv.Strip(state.frame_count, state.thumbnails, tuple(state.keyframes.indices), tuple(sorted(state.tracked)),
+                    int(index), progress)
+
+
+def show(view: EditView, state: MaskEditor, index: int, clear: tuple[int, ...] = (), note: str = "") -> dict:
+    """Frame `index` on the view with its mask tinted (pending, kept or tracked), and the timeline."""
     if not state.loaded:
-        return {view.editor: {"background": None, "layers": [], "composite": None}, view.click_image: None}
-    image = read_frame(state.video, index, state.frames)
-    mask = state.mask(index) if mask is None else mask
-    shown = overlay(image, mask) if mask is not None else image
-    return {view.editor: {"background": image, "layers": mask_layer(mask), "composite": image},
-            view.click_image: shown}
+        return {view.view: fv.view_html(None), view.timeline: fv.timeline_html(None)}
+    index = max(0, min(int(index), state.frame_count - 1))
+    mask, kind = state.shown_mask(index)
+    html = fv.view_html(read_frame(state.video, index, state.frames), index, mask, TINTS.get(kind, fv.Tint.KEPT),
+                        clear, note)
+    return {view.view: html, view.timeline: fv.timeline_html(_strip(state, index))}
+
+
+def _with_strokes(state: MaskEditor, index: int, strokes_json: str | None) -> np.ndarray | None:
+    """The mask shown on `index` with the strokes painted there (None when that leaves nothing)."""
+    _, strokes = fv.parse_strokes(strokes_json)
+    base, _ = state.shown_mask(index)
+    if index not in strokes:
+        return base if base is not None and base.any() else None
+    mask = fv.apply_strokes(base, strokes[index], state.keyframes.height, state.keyframes.width)
+    return mask if mask.any() else None
+
+
+def _target(index, strokes_json: str | None) -> int:
+    """The frame an action is for: the one the view shows (the slider may already be somewhere else)."""
+    shown, _ = fv.parse_strokes(strokes_json)
+    return int(index) if shown is None else shown
 
 
 def on_video(view: EditView, path: str | None, state: MaskEditor) -> dict:
@@ -129,69 +153,126 @@ def on_frame(view: EditView, index, state: MaskEditor) -> dict:
     return {view.session: state, **show(view, state, int(index))}
 
 
-def on_click(view: EditView, clicker: ClickSegmenter, index, mode, state: MaskEditor, event: gr.SelectData) -> dict:
-    if not state.loaded:
+def on_jump(view: EditView, text: str | None, state: MaskEditor) -> dict:
+    """A click on the timeline (a keyframe mark or anywhere on the strip): the slider moves there."""
+    frame = fv.parse_jump(text)
+    if frame is None or not state.loaded:
+        return {}
+    return {view.frame: max(0, min(frame, state.frame_count - 1))}
+
+
+def on_click(view: EditView, clicker: ClickSegmenter, text: str | None, strokes_json, state: MaskEditor) -> dict:
+    pointed = fv.parse_pointer(text)
+    if not state.loaded or pointed is None:
         gr.Warning("Upload a video first, then click the object to mask.")
-        return {view.session: state}
-    x, y = (int(round(v)) for v in event.index[:2])
-    state.clicks.append((x, y, mode == "add"))
-    image = read_frame(state.video, int(index), state.frames)
+        return {}
+    index, x, y, positive = pointed
+    if state.click_frame != index:
+        state.clicks, state.click_frame = [], index
+    state.clicks.append((x, y, positive))
+    image = read_frame(state.video, index, state.frames)
     try:
-        mask = clicker.segment(image, (state.video, int(index)), state.clicks)
+        mask = clicker.segment(image, (state.video, index), state.clicks)
     except (BackendUnavailable, InputError) as error:
         state.clicks.pop()
         gr.Warning(str(error))
         return {view.session: state}
-    return {view.session: state, **show(view, state, int(index), mask)}
+    state.pending[index] = mask
+    return {view.session: state, **show(view, state, index, note=f"{len(state.clicks)} click(s); Keep to keep")}
 
 
-def on_keep(view: EditView, index, editor_value, state: MaskEditor) -> dict:
+def on_keep(view: EditView, index, strokes_json, state: MaskEditor) -> dict:
     if not state.loaded:
         gr.Warning("Upload a video first, then paint or click the region to edit.")
-        return {view.session: state}
-    mask = painted_mask(editor_value)
+        return {}
+    index = _target(index, strokes_json)
+    mask = _with_strokes(state, index, strokes_json)
     if mask is None:
-        gr.Warning("Nothing is painted or clicked on this frame: paint the region (white brush) or click it first.")
-        return {view.session: state}
+        gr.Warning("Nothing is painted or clicked on this frame: paint the region (brush) or click it first.")
+        return {}
     try:
-        state.keep(int(index), mask)
+        state.keep(index, mask)
     except InputError as error:
         gr.Warning(error.message)
-        return {view.session: state}
-    return {view.session: state, view.keyframe_list: state.describe()}
+        return {}
+    state.clicks = []
+    return {view.session: state, view.keyframe_list: state.describe(), **show(view, state, index, (index,))}
 
 
-def on_invert(view: EditView, index, editor_value, state: MaskEditor) -> dict:
+def on_invert(view: EditView, index, strokes_json, state: MaskEditor) -> dict:
     if not state.loaded:
         gr.Warning("Upload a video first; Invert swaps the painted region and the rest of the frame.")
-        return {view.session: state}
-    mask = painted_mask(editor_value)
-    if mask is None:
-        mask = state.mask(int(index))
-    height, width = state.keyframes.height, state.keyframes.width
-    inverted = np.ones((height, width), dtype=bool) if mask is None else ~mask
-    gr.Info(f"Inverted the mask on frame {int(index)}; press Keep mask for this frame to keep it.")
-    return {view.session: state, **show(view, state, int(index), inverted)}
+        return {}
+    index = _target(index, strokes_json)
+    mask = _with_strokes(state, index, strokes_json)
+    state.pending[index] = np.ones((state.keyframes.height, state.keyframes.width), bool) if mask is None else ~mask
+    gr.Info(f"Inverted the mask on frame {index}; press Keep to keep it.")
+    return {view.session: state, **show(view, state, index, (index,))}
 
 
-def on_clear(view: EditView, everything: bool, index, state: MaskEditor) -> dict:
+def on_clear(view: EditView, everything: bool, index, strokes_json, state: MaskEditor) -> dict:
     state.clicks = []
+    index = _target(index, strokes_json)
     if everything:
         state.remove_all()
     else:
-        state.remove(int(index))
-    gr.Info("Cleared every keyframe and click." if everything
-            else f"Cleared the mask and clicks of frame {int(index)}.")
-    return {view.session: state, view.keyframe_list: state.describe(), **show(view, state, int(index))}
+        state.remove(index)
+    gr.Info("Cleared every keyframe, tracked mask and click." if everything
+            else f"Cleared the mask, strokes and clicks of frame {index}.")
+    if not state.loaded:
+        return {view.session: state, view.keyframe_list: state.describe()}
+    cleared = tuple(range(state.frame_count)) if everything else (index,)
+    return {view.session: state, view.keyframe_list: state.describe(), **show(view, state, index, cleared)}
+
+
+def on_track(view: EditView, services: Services, index, cut_occluders, tracker, state: MaskEditor):
+    """Track the kept keyframes through the clip; the timeline's progress moves while it runs."""
+    if not state.loaded or not state.keyframes.indices:
+        gr.Warning("Keep a mask on at least one frame first; Track carries it through the clip.")
+        yield {}
+        return
+    from ..jobs.context import file_context
+
+    updates: queue.Queue = queue.Queue()
+    context = file_context(progress=lambda _label, done, total: updates.put((done, total)),
+                           trackers=services.video_tracker, refiner=services.sam.refiner)
+    result: dict = {}
+
+    def work():
+        try:
+            result["masks"] = context.track(ClipFrames(state), state.keyframes.as_dict(),
+                                            cut_occluders=bool(cut_occluders), tracker=tracker)
+        except Exception as error:  # noqa: BLE001 - raised again below, in the handler (the one rule applies)
+            result["error"] = error
+        updates.put(None)
+
+    threading.Thread(target=work, daemon=True, name="edit-track").start()
+    current = (0, 1)
+    while (step := updates.get()) is not None:
+        if step[0] - current[0] >= max(1, step[1] // 20) or step[0] == step[1]:
+            current = step
+            yield {view.timeline: fv.timeline_html(_strip(state, int(index), current))}
+    if "error" in result:
+        raise result["error"]
+    masks, by = result["masks"] if isinstance(result["masks"], tuple) else (result["masks"], tracker)
+    state.set_tracked(masks)
+    gr.Info(f"Tracked {len(state.tracked)} frame(s) with the {by} tracker: scrub to see each frame's mask.")
+    yield {view.session: state, view.keyframe_list: state.describe(), **show(view, state, int(index))}
 
 
 def build_request(view: EditView, scratch: Path, data: dict) -> EditRequest:
     """The request for what the tab shows now. What is painted on the canvas counts for its frame, kept or not;
     an uploaded mask image counts for the shown frame when nothing was painted or kept."""
     state: MaskEditor = data[view.session]
-    current = int(data[view.frame])
-    painted = painted_mask(data[view.editor]) if state.loaded else None
-    keyframes = state.export(scratch, {current: painted} if painted is not None else None)
+    current = _target(data[view.frame], data[view.strokes])
+    extra = {}
+    if state.loaded:  # strokes not kept yet count for their frames, and so does a clicked mask not kept yet
+        _, strokes = fv.parse_strokes(data[view.strokes])
+        for index in set(strokes) | set(state.pending):
+            mask = _with_strokes(state, index, data[view.strokes]) if 0 <= index < state.frame_count else None
+            if mask is not None:
+                extra[index] = mask
+    keyframes = state.export(scratch, extra or None)
     if not keyframes and data[view.mask_image]:
         keyframes = (MaskKeyframe(data[view.mask_image], current),)
     if keyframes and data[view.mask_video]:
@@ -218,8 +299,9 @@ def restore(view: EditView, saved: EditRequest) -> dict:
             gr.Warning(f"The job's video or masks could not be read back: {error}")
             state.unload()
     count = max(2, state.frame_count)
+    shown = show(view, state, first if state.loaded else 0, tuple(range(state.frame_count)))
     return {
-        **show(view, state, first if state.loaded else 0),
+        **shown,
         view.frame: gr.Slider(maximum=count - 1, value=first if state.loaded else 0),
         view.session: state, view.video: saved.video or None, view.mask_video: saved.mask_video,
         view.keyframe_list: state.describe(), view.mask_type: saved.mask_type.value,
@@ -229,26 +311,27 @@ def restore(view: EditView, saved: EditRequest) -> dict:
     }
 
 
-def edit_inputs(clicker: ClickSegmenter, scratch: Path) -> TabInputs:
+def edit_inputs(clicker: ClickSegmenter, scratch: Path, services: Services | None = None) -> TabInputs:
     session = gr.State(MaskEditor())
-    video = gr.Video(label="Source video", sources=["upload"], elem_id="edit-video")
-    frame = gr.Slider(0, 1, value=0, step=1, label="Frame to mask", elem_id="edit-frame")
-    with gr.Tabs():
-        with gr.Tab("Paint", id="paint"):
-            editor = gr.ImageEditor(label="Paint the region to change (white brush)", type="numpy", image_mode="RGBA",
-                                    brush=BRUSH, eraser=gr.Eraser(default_size=24), layers=False, transforms=(),
-                                    sources=(), elem_id="edit-canvas", height=420)
-        with gr.Tab("Click (segment-anything)", id="click"):
-            click_mode = gr.Radio(CLICK_MODES, value="add", label="Clicks", elem_id="edit-click-mode")
-            click_image = gr.Image(
-                label="Click the object", type="numpy", interactive=False, elem_id="edit-click-image", height=420
-            )
-    with gr.Row():
-        keep = gr.Button("Keep mask for this frame", size="sm", elem_id="edit-keep")
-        invert = gr.Button("Invert", size="sm", elem_id="edit-invert")
-        clear = gr.Button("Clear this frame", size="sm", elem_id="edit-clear")
-        clear_all = gr.Button("Clear all keyframes", size="sm", elem_id="edit-clear-all")
+    video = gr.Video(label="Source video", sources=["upload"], elem_id="edit-video", height=200)
+    with gr.Row(equal_height=True):
+        gr.Radio(TOOLS, value="brush", label="Tool", elem_id="edit-tool", scale=3)
+        gr.Slider(2, 200, value=24, step=1, label="Brush size (video pixels)", elem_id="edit-brush", scale=2)
+    view_html = gr.HTML(fv.view_html(None), elem_id="edit-view", js_on_load=VIEW_JS, css_template=VIEW_CSS,
+                        apply_default_css=False)
+    timeline = gr.HTML(fv.timeline_html(None), elem_id="edit-timeline", js_on_load=TIMELINE_JS,
+                       css_template=TIMELINE_CSS, apply_default_css=False)
+    frame = gr.Slider(0, 1, value=0, step=1, label="Frame", elem_id="edit-frame")
+    with gr.Row(elem_id="edit-mask-tools"):
+        keep = gr.Button("✔ Keep", size="sm", variant="primary", elem_id="edit-keep", min_width=70)
+        invert = gr.Button("◐ Invert", size="sm", elem_id="edit-invert", min_width=70)
+        clear = gr.Button("✕ Clear", size="sm", elem_id="edit-clear", min_width=70)
+        clear_all = gr.Button("⟲ All", size="sm", elem_id="edit-clear-all", min_width=70)
+        track = gr.Button("▶ Track", size="sm", elem_id="edit-track", min_width=70)
     keyframe_list = gr.Markdown(MaskEditor().describe(), elem_id="edit-keyframes")
+    strokes = gr.Textbox(visible="hidden", elem_id="edit-strokes")
+    pointer = gr.Textbox(visible="hidden", elem_id="edit-pointer")
+    jump = gr.Textbox(visible="hidden", elem_id="edit-jump")
     with gr.Accordion("Or upload a mask", open=False):
         with gr.Row():
             mask_image = gr.Image(label="Mask image (white = edit), on the chosen frame", type="filepath",
@@ -266,27 +349,29 @@ def edit_inputs(clicker: ClickSegmenter, scratch: Path) -> TabInputs:
         tracker = gr.Dropdown(TRACKER_CHOICES, value=DEFAULT.tracker.value, label="Tracker", elem_id="edit-tracker",
                               info="Learned trackers need their weights in models/trackers (see the README)")
     references = reference_slots("edit-reference", height=140)
-    view = EditView(session, video, frame, editor, click_mode, click_image, keyframe_list, mask_image, mask_video,
+    view = EditView(session, video, frame, view_html, timeline, strokes, keyframe_list, mask_image, mask_video,
                     mask_type, expand_ratio, shape, cut_occluders, references, tracker)
 
     listed = {session, keyframe_list}
     wire(video.upload, partial(on_video, view), [video, session], listed | {frame} | view.shown)
     wire(video.clear, partial(on_video, view, None), session, listed | {frame} | view.shown)
-    # Rapid slider moves must not pile up frame reads: only the last position is shown, and the canvas is not
-    # blanked by a progress overlay while a stroke may be painted on it.
+    # A frame change is a decode and two small images (no progress overlay, its own queue lane, only the last
+    # position when the slider moves fast); strokes stay in the browser per frame, so none is lost meanwhile.
     wire(frame.change, partial(on_frame, view), [frame, session], {session} | view.shown,
-         trigger_mode="always_last", show_progress="hidden", concurrency_limit=2, concurrency_id="edit-frame")
+         trigger_mode="always_last", show_progress="hidden", concurrency_limit=4, concurrency_id="edit-frame")
+    wire(jump.change, partial(on_jump, view), [jump, session], {frame}, quick=True)
+    wire(pointer.change, partial(on_click, view, clicker), [pointer, strokes, session], {session} | view.shown,
+         concurrency_id="edit-click", show_progress="hidden", trigger_mode="always_last")
+    mask_inputs = [frame, strokes, session]
+    wire(keep.click, partial(on_keep, view), mask_inputs, listed | view.shown, show_progress="hidden")
+    wire(invert.click, partial(on_invert, view), mask_inputs, {session} | view.shown, show_progress="hidden")
+    wire(clear.click, partial(on_clear, view, False), mask_inputs, listed | view.shown, show_progress="hidden")
+    wire(clear_all.click, partial(on_clear, view, True), mask_inputs, listed | view.shown, show_progress="hidden")
+    if services is not None:
+        wire(track.click, partial(on_track, view, services), [frame, cut_occluders, tracker, session],
+             listed | view.shown, concurrency_id="edit-track", show_progress="hidden")
 
-    def clicked(index, mode, state: MaskEditor, event: gr.SelectData) -> dict:  # Gradio reads the event type here
-        return on_click(view, clicker, index, mode, state, event)
-
-    wire(click_image.select, clicked, [frame, click_mode, session], {session} | view.shown, concurrency_id="preview")
-    wire(keep.click, partial(on_keep, view), [frame, editor, session], listed)
-    wire(invert.click, partial(on_invert, view), [frame, editor, session], {session} | view.shown)
-    wire(clear.click, partial(on_clear, view, False), [frame, session], listed | view.shown)
-    wire(clear_all.click, partial(on_clear, view, True), [frame, session], listed | view.shown)
-
-    components = {session, video, frame, editor, mask_image, mask_video, mask_type, expand_ratio, shape,
+    components = {session, video, frame, strokes, mask_image, mask_video, mask_type, expand_ratio, shape,
                   cut_occluders, tracker} | references.components
     return TabInputs(components, partial(build_request, view, scratch), partial(restore, view),
-                     extra_outputs={keyframe_list, click_image})
+                     extra_outputs={keyframe_list, view_html, timeline})

@@ -29,6 +29,10 @@ class MaskEditor:
     keyframes: Keyframes | None = None
     clicks: list[tuple[int, int, bool]] = field(default_factory=list)
     frames: FrameSource = field(default_factory=FrameSource)
+    click_frame: int | None = None  # the frame `clicks` were made on
+    pending: dict[int, np.ndarray] = field(default_factory=dict)  # clicked/inverted masks, not kept yet
+    tracked: dict[int, np.ndarray] = field(default_factory=dict)  # Track's masks, bit-packed, by source frame
+    thumbnails: tuple = ()  # the timeline's (frame, data URL) pairs, made once per clip
     _written: dict[tuple[int, str], str] = field(default_factory=dict, repr=False)
     _folder: str | None = field(default=None, repr=False)
 
@@ -43,22 +47,53 @@ class MaskEditor:
     def load(self, video: str, frame_count: int, width: int, height: int) -> None:
         """Start masking a new clip: keyframes and clicks of the previous one are forgotten."""
         self.video, self.keyframes, self.clicks = video, Keyframes(frame_count, height, width), []
+        self.pending, self.tracked, self.thumbnails = {}, {}, ()
 
     def unload(self) -> None:
         self.video, self.keyframes, self.clicks = None, None, []
+        self.pending, self.tracked, self.thumbnails = {}, {}, ()
+
+    def tracked_mask(self, index: int) -> np.ndarray | None:
+        packed = self.tracked.get(int(index))
+        if packed is None:
+            return None
+        height, width = self.keyframes.height, self.keyframes.width
+        return np.unpackbits(packed, count=height * width).reshape(height, width).astype(bool)
+
+    def set_tracked(self, masks: np.ndarray) -> None:
+        """Track's result, (N, H, W) bool over the clip's frames; keyframes are not repeated here."""
+        kept = set(self.keyframes.indices)
+        self.tracked = {index: np.packbits(mask) for index, mask in enumerate(masks) if index not in kept}
+
+    def shown_mask(self, index: int) -> tuple[np.ndarray | None, str]:
+        """What the view tints on frame `index`: a mask not kept yet, else the kept keyframe, else the tracked
+        mask, with which of these it is ("pending", "kept", "tracked"; "" for none)."""
+        if int(index) in self.pending:
+            return self.pending[int(index)], "pending"
+        kept = self.mask(index)
+        if kept is not None:
+            return kept, "kept"
+        tracked = self.tracked_mask(index) if self.keyframes else None
+        return (tracked, "tracked") if tracked is not None else (None, "")
 
     def mask(self, index: int) -> np.ndarray | None:
         """The kept mask on exactly this frame, or None."""
         return self.keyframes.get(index) if self.keyframes else None
 
     def keep(self, index: int, mask: np.ndarray) -> None:
+        """A keyframe on `index`; masks tracked from the keyframes before are dropped (Track again)."""
         self.keyframes.set(index, mask)
+        self.pending.pop(int(index), None)
+        self.tracked = {}
 
     def remove(self, index: int) -> None:
+        self.pending.pop(int(index), None)
         if self.keyframes:
             self.keyframes.remove(index)
+            self.tracked = {}
 
     def remove_all(self) -> None:
+        self.pending, self.tracked = {}, {}
         if self.keyframes:
             self.keyframes.masks.clear()
 
