@@ -19,10 +19,8 @@ def test_edit_upload_paint_generate_and_history(page, media_dir, running_app):
     ARTIFACTS.mkdir(exist_ok=True)
     page.get_by_role("tab", name="Edit").click()
     page.locator("#edit-video input[type=file]").set_input_files(str(media_dir / "square.mp4"))
-    canvas = page.locator("#edit-canvas canvas").first
+    canvas = page.locator("#edit-view canvas.vfv-strokes")
     canvas.wait_for(timeout=60_000)
-    page.wait_for_timeout(1500)  # the first frame is loaded into the canvas
-    page.locator("#edit-canvas").get_by_role("button", name="Brush", exact=True).click()
     box = canvas.bounding_box()
     start_x, y = box["x"] + box["width"] * 0.35, box["y"] + box["height"] * 0.5
     page.mouse.move(start_x, y)
@@ -81,7 +79,7 @@ def test_click_and_paint_keyframes_track_and_preview_overlay(page, media_dir, ru
     if clear_video.count():
         clear_video.first.click()
     page.locator("#edit-video input[type=file]").set_input_files(str(media_dir / "square.mp4"))
-    page.locator("#edit-canvas canvas").first.wait_for(timeout=60_000)
+    page.locator("#edit-view canvas.vfv-strokes").wait_for(timeout=60_000)
     frame_slider = page.locator("#edit-frame input[type=range]")
     frame_number = page.locator("#edit-frame input[type=number]")
     frame_slider.focus()
@@ -91,21 +89,19 @@ def test_click_and_paint_keyframes_track_and_preview_overlay(page, media_dir, ru
         frame_slider.press("ArrowRight")
         page.wait_for_timeout(150)
     assert frame_number.input_value() == "10"
-    page.wait_for_timeout(1500)
+    page.locator("#edit-view .vfv[data-index='10']").wait_for(timeout=30_000)
 
-    page.get_by_role("tab", name="Click (segment-anything)").click()
-    image = page.locator("#edit-click-image img")
-    image.wait_for(timeout=30_000)
-    image.click()  # the centre of the shown frame
+    page.locator("#edit-tool").get_by_text("Click: add").click()
+    page.locator("#edit-view canvas.vfv-strokes").click()  # the centre of the shown frame
     for _ in range(120):
         if running_app.services.sam._clicks is not None and running_app.services.sam._clicks._predictor is not None:
             break
         page.wait_for_timeout(500)
     assert running_app.services.sam._clicks._predictor is not None  # the click reached segment-anything
+    page.locator("#edit-view img.vfv-mask[data-tint='pending']").wait_for(timeout=60_000)  # shown, not kept yet
 
-    page.locator("#tab-edit").get_by_role("tab", name="Paint", exact=True).click()
-    page.locator("#edit-canvas").get_by_role("button", name="Brush", exact=True).click()
-    canvas = page.locator("#edit-canvas canvas").first.bounding_box()
+    page.locator("#edit-tool").get_by_text("Brush").click()
+    canvas = page.locator("#edit-view canvas.vfv-strokes").bounding_box()
     x, y = canvas["x"] + canvas["width"] * 0.55, canvas["y"] + canvas["height"] * 0.45
     page.mouse.move(x, y)
     page.mouse.down()

@@ -31,7 +31,7 @@ from .reference_slots import ReferenceSlots, reference_slots
 TRACKER_CHOICES = [("Flow (no weights)", TrackerChoice.FLOW.value), ("SAM 2.1", TrackerChoice.SAM2.value),
                    ("SAM 3 tracker", TrackerChoice.SAM3.value), ("EdgeTAM", TrackerChoice.EDGETAM.value),
                    ("Auto (best with weights, else flow)", TrackerChoice.AUTO.value)]
-TOOLS = [("🖌 Brush", "brush"), ("⌫ Eraser", "erase"), ("➕ Click: add", "add"), ("➖ Click: remove", "remove")]
+TOOLS = [("✎ Brush", "brush"), ("⌫ Eraser", "erase"), ("+ Click: add", "add"), ("− Click: remove", "remove")]
 TINTS = {"kept": fv.Tint.KEPT, "tracked": fv.Tint.TRACKED, "pending": fv.Tint.PENDING}
 THUMBNAILS = 12
 DEFAULT = EditRequest()
@@ -315,8 +315,9 @@ def edit_inputs(clicker: ClickSegmenter, scratch: Path, services: Services | Non
     session = gr.State(MaskEditor())
     video = gr.Video(label="Source video", sources=["upload"], elem_id="edit-video", height=200)
     with gr.Row(equal_height=True):
-        gr.Radio(TOOLS, value="brush", label="Tool", elem_id="edit-tool", scale=3)
-        gr.Slider(2, 200, value=24, step=1, label="Brush size (video pixels)", elem_id="edit-brush", scale=2)
+        gr.Radio(TOOLS, value="brush", label="Tool", elem_id="edit-tool", scale=3, interactive=True)
+        gr.Slider(2, 200, value=24, step=1, label="Brush size (video pixels)", elem_id="edit-brush", scale=2,
+                  interactive=True)
     view_html = gr.HTML(fv.view_html(None), elem_id="edit-view", js_on_load=VIEW_JS, css_template=VIEW_CSS,
                         apply_default_css=False)
     timeline = gr.HTML(fv.timeline_html(None), elem_id="edit-timeline", js_on_load=TIMELINE_JS,
