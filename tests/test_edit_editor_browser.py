@@ -15,6 +15,15 @@ from PIL import Image
 
 from vace_ui.ui import frame_view as fv
 
+RECORD_TIMELINE = """() => {
+  window.__timeline = [];
+  const strip = document.querySelector('#edit-timeline');
+  new MutationObserver(() => {
+    const bar = strip.querySelector('.vtl-progress');
+    window.__timeline.push({done: bar ? Number(bar.dataset.done) : 0, total: bar ? Number(bar.dataset.total) : 0,
+                            bands: strip.querySelectorAll('.vtl-tracked').length});
+  }).observe(strip, {childList: true, subtree: true});
+}"""
 ERROR_BADGES = "() => [...document.querySelectorAll('span.error')].filter(e => e.offsetParent).length"
 
 
@@ -121,8 +130,13 @@ def test_track_then_scrub_to_frame_10_shows_the_trackers_mask_and_a_mark_jumps_b
     keyframe = strokes_mask(page, 4, 128, 160)
     page.locator("#edit-keep").click()
     page.locator("#edit-keyframes").get_by_text("frame 4").wait_for(timeout=30_000)
+    page.evaluate(RECORD_TIMELINE)
     page.locator("#edit-track").click()
-    page.locator("#edit-timeline .vtl-tracked").first.wait_for(timeout=180_000)
+    page.locator("#edit-timeline .vtl-status").get_by_text("frame(s) tracked").wait_for(timeout=180_000)
+    states = page.evaluate("() => window.__timeline")  # what the strip showed while Track ran
+    during = [state for state in states if state["total"] and state["done"] < state["total"]]
+    assert during and during[0]["bands"] >= 1  # progress, with the frames tracked so far marked
+    assert page.locator("#edit-timeline .vtl-progress").count() == 0  # gone once tracking is done
     assert page.locator("#edit-timeline .vtl-key[data-frame='4']").count() == 1
     page.screenshot(path=str(ARTIFACTS / "edit_editor_tracked.png"))
 

@@ -56,3 +56,17 @@ def test_shown_mask_prefers_pending_then_kept_then_tracked():
     assert editor.shown_mask(3)[1] == "pending"
     editor.keep(3, tracked[3])  # a new keyframe: the tracked masks are stale and dropped
     assert editor.tracked == {} and editor.shown_mask(4) == (None, "")
+
+
+def test_flow_tracking_reports_each_frame_it_has_tracked():
+    from conftest import moving_square_video
+
+    from vace_ui.masks.tracker import track_masks
+
+    frames = list(moving_square_video(12, 64, 48))
+    key = np.zeros((48, 64), bool)
+    key[20:30, 20:30] = True
+    reported = []
+    masks = track_masks(frames, {3: key, 8: key}, on_mask=reported.append)
+    assert set(reported) == set(range(12)) - {3, 8} and masks.shape == (12, 48, 64)
+    assert reported[:3] == [2, 1, 0]  # backward from the first keyframe first: the strip fills as it goes

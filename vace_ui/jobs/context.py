@@ -54,7 +54,7 @@ def file_context(progress: Callable[[str, int, int], None] | None = None,
             cache.put(key, np.stack(computed))
         yield from computed
 
-    def track(frames, keyframes, cut_occluders: bool = True, tracker: str = "flow"):
+    def track(frames, keyframes, cut_occluders: bool = True, tracker: str = "flow", on_mask=None):
         from ..masks.tracker import TrackerConfig, track_masks
 
         name, learned = trackers(tracker) if trackers is not None else (tracker, None)
@@ -64,7 +64,8 @@ def file_context(progress: Callable[[str, int, int], None] | None = None,
         if learned is not None:
             return learned.track(frames, keyframes, progress=report), name
         masks = track_masks(frames, keyframes, refiner=refiner() if refiner else None, progress=report,
-                            config=TrackerConfig(occlusion=cut_occluders))
+                            config=TrackerConfig(occlusion=cut_occluders),
+                            **({"on_mask": on_mask} if on_mask is not None else {}))
         return masks, "flow"
 
     return CompileContext(media=FileMedia(), annotate=annotate, track=track)

@@ -91,11 +91,13 @@ def track_masks(
     refiner: Refiner | None = None,
     progress: Progress | None = None,
     config: TrackerConfig | None = None,
+    on_mask: Callable[[int], None] | None = None,
 ) -> np.ndarray:
     """mask_type `tracking`: propagate keyframe masks ({frame index: (H, W) bool}) through `frames` ((H, W, 3)
     uint8 RGB, random access). Returns (N, H, W) bool; keyframe frames are exactly their keyframe masks. With a
     `refiner` (e.g. `SamRefiner`), every non-keyframe result is passed through it afterwards (not fed back into
-    the propagation, so a bad refinement cannot derail later frames). `progress(done, total)` is called per step.
+    the propagation, so a bad refinement cannot derail later frames). `progress(done, total)` is called per step;
+    `on_mask(index)` each time frame `index` has its (propagated, not yet refined) mask.
     """
     config = config or TrackerConfig()
     n_frames = len(frames)
@@ -109,8 +111,10 @@ def track_masks(
     total += (n_frames - len(order)) if refiner is not None else 0
     done = 0
 
-    def tick() -> None:
+    def tick(index: int | None = None) -> None:
         nonlocal done
+        if on_mask is not None and index is not None:
+            on_mask(index)
         done += 1
         if progress is not None:
             progress(done, total)
@@ -121,16 +125,16 @@ def track_masks(
     backward = ObjectTrack(clip, order[0], keys[order[0]], config)
     for index in range(order[0] - 1, -1, -1):
         out[index] = backward.step(index)
-        tick()
+        tick(index)
     forward = ObjectTrack(clip, order[-1], keys[order[-1]], config)
     for index in range(order[-1] + 1, n_frames):
         out[index] = forward.step(index)
-        tick()
+        tick(index)
     for a, b in gaps:
         forward = ObjectTrack(clip, a, keys[a], config)
         for index in range(a + 1, b):
             out[index] = forward.step(index)
-            tick()
+            tick(index)
         blend = keys[a].any() and keys[b].any()  # an empty keyframe is not blended with (see module docstring)
         backward = ObjectTrack(clip, b, keys[b], config) if blend else None
         for index in range(b - 1, a, -1):

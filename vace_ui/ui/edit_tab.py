@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import queue
 import threading
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 
@@ -234,24 +235,31 @@ def on_track(view: EditView, services: Services, index, cut_occluders, tracker, 
     from ..jobs.context import file_context
 
     updates: queue.Queue = queue.Queue()
-    context = file_context(progress=lambda _label, done, total: updates.put((done, total)),
+    context = file_context(progress=lambda _label, done, total: updates.put(("step", (done, total))),
                            trackers=services.video_tracker, refiner=services.sam.refiner)
     result: dict = {}
 
     def work():
-        try:
+        try:  # the flow tracker says each frame it has tracked (learned trackers report steps only)
             result["masks"] = context.track(ClipFrames(state), state.keyframes.as_dict(),
-                                            cut_occluders=bool(cut_occluders), tracker=tracker)
+                                            cut_occluders=bool(cut_occluders), tracker=tracker,
+                                            on_mask=lambda frame: updates.put(("frame", frame)))
         except Exception as error:  # noqa: BLE001 - raised again below, in the handler (the one rule applies)
             result["error"] = error
         updates.put(None)
 
     threading.Thread(target=work, daemon=True, name="edit-track").start()
-    current = (0, 1)
-    while (step := updates.get()) is not None:
-        if step[0] - current[0] >= max(1, step[1] // 20) or step[0] == step[1]:
-            current = step
-            yield {view.timeline: fv.timeline_html(_strip(state, int(index), current))}
+    shown, current, frames, last = (0, 1), (0, 1), set(), 0.0
+    while (update := updates.get()) is not None:
+        kind, value = update
+        if kind == "frame":
+            frames.add(value)
+            continue
+        current = value
+        if time.monotonic() - last >= 0.25 or current[0] == current[1]:  # a few updates a second, not one a step
+            last, shown = time.monotonic(), current
+            strip = _strip(state, int(index), shown)
+            yield {view.timeline: fv.timeline_html(replace(strip, tracked=tuple(sorted(frames))))}
     if "error" in result:
         raise result["error"]
     masks, by = result["masks"] if isinstance(result["masks"], tuple) else (result["masks"], tracker)
