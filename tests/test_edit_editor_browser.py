@@ -115,6 +115,21 @@ def test_rapid_frame_changes_then_a_stroke_and_keep_keeps_the_stroke(page, media
     kept, _ = overlay(page)
     assert (kept & painted).sum() / painted.sum() > 0.98 and (kept & ~painted).sum() == 0  # the stroke, kept
     assert page.locator("#edit-view .vfv").get_attribute("data-index") == str(shown)
+
+    page.locator("#edit-tool").get_by_text("Eraser").click()  # erase through the middle of the kept mask
+    box = page.locator("#edit-view canvas.vfv-strokes").bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.55, box["y"] + box["height"] * 0.3)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.55, box["y"] + box["height"] * 0.7, steps=8)
+    page.mouse.up()
+    _, strokes = fv.parse_strokes(page.locator("#edit-strokes textarea").input_value())
+    assert strokes[shown][-1].erase
+    page.locator("#edit-keep").click()
+    page.wait_for_function(f"() => !document.querySelector('#edit-strokes textarea').value.includes('\"{shown}\":')")
+    page.locator("#edit-view img.vfv-mask[data-tint='kept']").wait_for(timeout=30_000)
+    erased, _ = overlay(page)
+    assert erased.sum() < kept.sum() and not (erased & ~kept).any()  # a hole, nothing added
+    page.locator("#edit-tool").get_by_text("Brush").click()
     assert_clean(page, logged)
     page.screenshot(path=str(ARTIFACTS / "edit_editor_kept.png"))
 
