@@ -124,12 +124,13 @@ def test_a_long_preview_compiles_window_one_with_the_plan_in_the_notes(media):
     assert reference.num_frames == 9 and reference.notes[0].startswith("4 windows")
 
 
-def test_a_short_source_shortens_the_plan_and_extension_stays_one_window(media):
+def test_a_short_source_shortens_the_plan_and_an_extension_between_two_frames_stays_one_window(media):
     plan = plan_request_windows(EditRequest("numbered.mp4", (MaskKeyframe("rect.png", 0),)),
                                 long_settings(num_frames=81), CompileContext(media=media))
     assert plan.total == 37 and plan.windows[-1].end == 37  # 40 source frames: the largest 4n+1 is 37
-    with pytest.raises(InputError, match="extension"):
-        plan_request_windows(ExtendRequest(first_frame="rect.png"), long_settings(), CompileContext(media=media))
+    with pytest.raises(InputError, match="between a first and a last clip"):
+        plan_request_windows(ExtendRequest(first_frame="rect.png", last_frame="rect.png"), long_settings(),
+                             CompileContext(media=media))
 
 
 def photo(seed=3, count=6):

@@ -82,6 +82,8 @@ class BackendCapabilities:
     # targets exactly one of them (core.compile.size_rule); with no compile, "auto" takes the first.
     sizes: tuple[str, ...] = ()
     sized: frozenset[Capability] | None = None  # the capabilities the size applies to (None: all)
+    # The only frame counts one task makes (a long video's windows are planned to them); empty: any 4n+1
+    frame_counts: tuple[int, ...] = ()
 
     def size_applies(self, capability: Capability) -> bool:
         return bool(self.sizes) and (self.sized is None or capability in self.sized)

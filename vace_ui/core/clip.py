@@ -59,6 +59,8 @@ class CompileContext:
     sizes: tuple[tuple[int, int], ...] = ()  # the only output sizes the target backend accepts (empty: any)
     sizes_from: str = ""  # that backend's name, for the notes
     window: tuple[int, int] | None = None  # (start, end) output frames of one window of a long video (None: all)
+    frame_counts: tuple[int, ...] = ()  # the only frame counts per task the target backend makes (empty: any 4n+1)
+    tracked: object | None = None  # a long edit's masks tracked once through the whole clip: (N, H, W) bool, sliceable
 
 
 def size_rule(settings: GenerationSettings, ctx: CompileContext) -> SizeRule:

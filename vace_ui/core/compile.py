@@ -12,8 +12,8 @@ from dataclasses import replace
 import numpy as np
 
 from .clip import CompileContext, fit_references, full_mask, gray_video, load_clip, mask_on_canvas, size_rule
-from .compile_edit import compile_edit
-from .compile_extend import compile_extend
+from .compile_edit import compile_edit, track_whole_clip, tracks_whole_clip
+from .compile_extend import compile_extend, extension_kept
 from .errors import InputError
 from .geometry import SizeRule, SpatialPlan, as_size_rule, plan_frames
 from .inputs import VaceInputs
@@ -118,6 +118,7 @@ def compile_request(request: CapabilityRequest, settings: GenerationSettings, ct
     request.validate()
     if ctx.window is None and settings.num_frames > settings.window_frames:
         plan = plan_request_windows(request, settings, ctx)
+        ctx = prepare_windows(request, settings, ctx, plan)
         inputs = compile_window(request, settings, ctx, plan.windows[0])
         inputs.notes[:0] = [plan.describe() + (f"; shown: window 1 of {plan.count}" if plan.count > 1 else "")]
         return inputs
@@ -125,21 +126,36 @@ def compile_request(request: CapabilityRequest, settings: GenerationSettings, ct
 
 
 def plan_request_windows(request: CapabilityRequest, settings: GenerationSettings, ctx: CompileContext) -> WindowPlan:
-    """The windows of a job: over the output frames the request's video can fill (shortened like one window)."""
-    total = settings.num_frames
+    """The windows of a job: over the output frames the request's video can fill (shortened like one window); for
+    an extension, over the kept footage and Frames of new footage (after a first clip or frame; before a last one,
+    from the end backwards). Windows have only the frame counts the backend offers (`ctx.frame_counts`)."""
+    total, reverse = settings.num_frames, False
     if isinstance(request, ExtendRequest) and total > settings.window_frames:
-        raise InputError("num_frames", f"extension generates one window (at most {settings.window_frames} frames); "
-                                       "extend the result again for more.")
+        before, after = extension_kept(request, settings, ctx)
+        if before and after:
+            raise InputError("num_frames", f"an extension between a first and a last clip (or frame) is one window "
+                                           f"(at most {settings.window_frames} frames with the kept footage); lower "
+                                           "Frames, or extend from one side and join the results.")
+        total, reverse = total + before + after, bool(after)
     video = getattr(request, "video", None)
     if video and total > settings.window_frames:
         info = ctx.media.probe(video, "video")
         total = plan_frames(info.frame_count, info.fps, total, settings.timing, "video").num_frames
-    return plan_windows(total, settings.window_frames, settings.window_overlap)
+    return plan_windows(total, settings.window_frames, settings.window_overlap, ctx.frame_counts, reverse,
+                        ctx.sizes_from)
+
+
+def prepare_windows(request: CapabilityRequest, settings: GenerationSettings, ctx: CompileContext,
+                    plan: WindowPlan) -> CompileContext:
+    """What every window of a long job shares, computed once: an edit's tracked masks (the whole clip's)."""
+    if plan.count > 1 and ctx.tracked is None and tracks_whole_clip(request):
+        return replace(ctx, tracked=track_whole_clip(request, settings, ctx))
+    return ctx
 
 
 def compile_window(request: CapabilityRequest, settings: GenerationSettings, ctx: CompileContext, window: Window,
-                   kept: np.ndarray | None = None) -> VaceInputs:
+                   kept: np.ndarray | None = None, reverse: bool = False) -> VaceInputs:
     """One window's inputs: its slice of the video, controls and masks, and the previous window's last frames
-    (`kept`) at its start, mask keep."""
+    (`kept`) at its start, mask keep (`reverse`: the next window's first frames at its end)."""
     inputs = COMPILERS[type(request)](request, settings, replace(ctx, window=(window.start, window.end)))
-    return keep_previous(inputs, kept) if kept is not None else inputs
+    return keep_previous(inputs, kept, at_end=reverse) if kept is not None else inputs

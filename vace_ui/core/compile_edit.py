@@ -2,16 +2,51 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from . import constants as C
 from . import masks as ops
-from .clip import CompileContext, fit_references, load_clip, place_mask, size_rule
+from .clip import Clip, CompileContext, fit_references, load_clip, place_mask, size_rule
+from .clip_frames import ClipFrames
 from .errors import InputError
+from .geometry import plan_frames, plan_spatial
 from .inputs import VaceInputs
-from .requests import EditRequest, MaskShape, MaskType
+from .requests import CapabilityRequest, EditRequest, MaskShape, MaskType
 from .settings import GenerationSettings
 from .windows import window_keyframes
+
+
+@dataclass(frozen=True)
+class TrackedMasks:
+    """A long edit's masks, tracked once through the whole clip: `masks` (N, H, W) bool (an array or a
+    memory-mapped file), `tracker` the name of the tracker that made them, `keyframes` their output frames."""
+
+    masks: object
+    tracker: str
+    keyframes: tuple[int, ...]
+
+
+def tracks_whole_clip(request: CapabilityRequest) -> bool:
+    """An edit whose mask is tracked from keyframes: over several windows it is tracked once, through the whole."""
+    return isinstance(request, EditRequest) and not request.mask_video and request.mask_type is MaskType.TRACKING
+
+
+def track_whole_clip(request: EditRequest, settings: GenerationSettings, ctx: CompileContext) -> TrackedMasks:
+    """Track the keyframes once through every output frame of the (long) clip. Frames are decoded as the
+    tracker reads them (`ClipFrames`), not held all at once; the masks, one bit a pixel, are."""
+    if ctx.track is None:
+        raise InputError("mask_type", "tracking is not available here; choose 'fixed'.")
+    info = ctx.media.probe(request.video, "video")
+    spatial = plan_spatial(info.width, info.height, size_rule(settings, ctx), settings.fit)
+    timing = plan_frames(info.frame_count, info.fps, settings.num_frames, settings.timing, "video")
+    frames = ClipFrames(ctx.media, request.video, timing.source_indices, spatial.apply)
+    clip = Clip(frames, spatial, timing, [], info.frame_count, info.fps)  # type: ignore[arg-type]
+    keyframes = _keyframes_on_canvas(ctx, request, clip)
+    tracked = ctx.track(frames, keyframes, cut_occluders=request.cut_occluders, tracker=request.tracker.value)
+    masks, by = tracked if isinstance(tracked, tuple) else (tracked, request.tracker.value)
+    return TrackedMasks(np.asarray(masks).astype(bool), by, tuple(sorted(keyframes)))
 
 
 def output_frame_for_source(source_indices: tuple[int, ...], source_frame: int) -> int:
@@ -30,16 +65,14 @@ def compile_edit(request: EditRequest, settings: GenerationSettings, ctx: Compil
         notes.append("mask: from the mask video, frame for frame")
     else:
         keyframes = _keyframes_on_canvas(ctx, request, clip)
-        if clip.whole is not None and request.mask_type is MaskType.TRACKING:
-            inside = {frame - clip.offset: mask for frame, mask in keyframes.items() if 0 <= frame - clip.offset < n}
-            if not inside:
-                raise InputError("mask_type", f"tracking over several windows needs a mask keyframe in every window; "
-                                              f"window {clip.offset}-{clip.offset + n - 1} has none. Add one, use a "
-                                              "mask video, or choose 'fixed'.")
-            keyframes = inside
-        elif clip.whole is not None:
-            keyframes = window_keyframes(keyframes, clip.offset, n)
-        if request.mask_type is MaskType.TRACKING:
+        windowed = clip.whole is not None
+        if windowed and request.mask_type is MaskType.TRACKING:  # one window: its slice of the whole's track
+            whole = ctx.tracked if isinstance(ctx.tracked, TrackedMasks) else track_whole_clip(request, settings, ctx)
+            masks = np.asarray(whole.masks[clip.offset:clip.offset + n]).astype(bool)
+            notes.append(f"mask: tracked once through the whole clip from keyframe(s) at output frame(s) "
+                         f"{list(whole.keyframes)} by the {whole.tracker} tracker; this window's frames "
+                         f"{clip.offset}-{clip.offset + n - 1}")
+        elif request.mask_type is MaskType.TRACKING:
             if ctx.track is None:
                 raise InputError("mask_type", "tracking is not available here; choose 'fixed'.")
             tracked = ctx.track(clip.frames, keyframes, cut_occluders=request.cut_occluders,
@@ -49,6 +82,8 @@ def compile_edit(request: EditRequest, settings: GenerationSettings, ctx: Compil
             notes.append(f"mask: tracked through the clip from keyframe(s) at output frame(s) {sorted(keyframes)}"
                          f" by the {by} tracker")
         else:
+            if windowed:
+                keyframes = window_keyframes(keyframes, clip.offset, n)
             masks = ops.hold_keyframes(n, keyframes)
             notes.append(f"mask: fixed, from keyframe(s) at output frame(s) {sorted(keyframes)}")
     if request.mask_shape is not MaskShape.EXACT or request.expand_ratio > 0:

@@ -32,15 +32,13 @@ def kept_clip_indices(src_count: int, src_fps: float, timing: FrameTiming, at_st
     return sorted(src_count - 1 - offset for offset in offsets) if at_start else offsets
 
 
-def compile_extend(request: ExtendRequest, settings: GenerationSettings, ctx: CompileContext) -> VaceInputs:
-    """Kept footage at the start and/or end (black mask), gray frames to generate in between (white mask). The
-    frame count is the new footage: the kept frames come on top of it. A first clip always ends on its real last
-    frame. The first media given fixes the output size; later media are cropped (or padded, in PAD mode) to it."""
-    new = settings.num_frames
-    limit = int(C.MAX_EXTENSION_CLIP_SECONDS * C.OUTPUT_FPS)
+def _kept_media(request: ExtendRequest, settings: GenerationSettings, ctx: CompileContext, limit: int):
+    """The kept footage on the output canvas: (canvas, {field: [frames, border mask, source indices or None,
+    probe or None]}, notes). The first media given fixes the output size; later media are cropped (or padded, in
+    PAD mode) to it."""
     canvas: tuple[int, int] | None = None
     notes: list[str] = []
-    kept: dict[str, list] = {}  # field -> [frames, border mask, source indices (clips) or None]
+    kept: dict[str, list] = {}  # field -> [frames, border mask, source indices (clips) or None, probe]
     for field in ("first_clip", "first_frame", "last_clip", "last_frame"):
         path = getattr(request, field)
         if not path:
@@ -64,6 +62,80 @@ def compile_extend(request: ExtendRequest, settings: GenerationSettings, ctx: Co
         else:
             kept[field] = [plan.apply(image)[None], plan.border_mask(), None, None]
         notes.append(f"{field}: {plan.describe()}")
+    return canvas, kept, notes
+
+
+def _clip_note(field: str, indices: list[int], info, limit: int) -> str:
+    which = f"its last {len(indices)} frames" if field == "first_clip" else f"its first {len(indices)} frames"
+    if len(indices) == limit:
+        which += f" ({C.MAX_EXTENSION_CLIP_SECONDS:g} s at most)"
+    text = (f"{field}: {info.frame_count / info.fps:.2f} s ({info.frame_count} frames at {info.fps:g} fps); "
+            f"{which} are kept (source frames {indices[0]}-{indices[-1]})")
+    if field == "first_clip":
+        text += f"; the new footage continues from its last frame ({indices[-1]})"
+    return text + "."
+
+
+def window_kept_limit(settings: GenerationSettings) -> int:
+    """Kept clip frames in a windowed extension: the clip's (3 s at most), leaving the first window 5 frames to
+    generate at least."""
+    return min(int(C.MAX_EXTENSION_CLIP_SECONDS * C.OUTPUT_FPS), settings.window_frames - C.TEMPORAL_STRIDE - 1)
+
+
+def extension_kept(request: ExtendRequest, settings: GenerationSettings, ctx: CompileContext) -> tuple[int, int]:
+    """(frames kept before, frames kept after) the new footage in a windowed extension: probes only."""
+    limit = window_kept_limit(settings)
+
+    def count(clip: str | None, frame: str | None, at_start: bool) -> int:
+        if frame:
+            return 1
+        if not clip:
+            return 0
+        field = "first_clip" if at_start else "last_clip"
+        info = ctx.media.probe(clip, field)
+        return len(kept_clip_indices(info.frame_count, info.fps, settings.timing, at_start, limit))
+
+    return count(request.first_clip, request.first_frame, True), count(request.last_clip, request.last_frame, False)
+
+
+def compile_extend_window(request: ExtendRequest, settings: GenerationSettings, ctx: CompileContext) -> VaceInputs:
+    """One window (`ctx.window`, output frames of the whole) of an extension longer than one window: the whole is
+    the kept footage on one side and Frames of new footage; the window holds the part of the kept footage that
+    falls in it (black mask) and gray to generate."""
+    limit = window_kept_limit(settings)
+    canvas, kept, notes = _kept_media(request, settings, ctx, limit)
+    head = kept.get("first_clip") or kept.get("first_frame")
+    tail = kept.get("last_clip") or kept.get("last_frame")
+    if head and tail:
+        raise InputError("num_frames", "an extension between a first and a last clip is one window; lower Frames.")
+    part = head or tail
+    total = settings.num_frames + len(part[0])
+    start, end = ctx.window
+    video, mask = gray_video(end - start, *canvas), full_mask(end - start, *canvas)
+    first = 0 if head else total - len(part[0])  # where the kept footage lies in the whole
+    lo, hi = max(start, first), min(end, first + len(part[0]))
+    if lo < hi:
+        video[lo - start:hi - start] = part[0][lo - first:hi - first]
+        mask[lo - start:hi - start] = part[1]
+    for field, (_, _, indices, info) in kept.items():
+        if indices is not None:
+            notes.append(_clip_note(field, indices, info, limit))
+    side = "after" if head else "before"
+    notes.append(f"{settings.num_frames} new frames {side} {len(part[0])} kept; {total} frames in all "
+                 f"({total / C.OUTPUT_FPS:.2f} s); this window: output frames {start}-{end - 1}.")
+    return VaceInputs(video, mask, [], notes, conditioning_scale=settings.conditioning_scale)
+
+
+def compile_extend(request: ExtendRequest, settings: GenerationSettings, ctx: CompileContext) -> VaceInputs:
+    """Kept footage at the start and/or end (black mask), gray frames to generate in between (white mask). The
+    frame count is the new footage: the kept frames come on top of it. A first clip always ends on its real last
+    frame. The first media given fixes the output size; later media are cropped (or padded, in PAD mode) to it.
+    With `ctx.window` set, one window of a longer extension (`compile_extend_window`)."""
+    if ctx.window is not None:
+        return compile_extend_window(request, settings, ctx)
+    new = settings.num_frames
+    limit = int(C.MAX_EXTENSION_CLIP_SECONDS * C.OUTPUT_FPS)
+    canvas, kept, notes = _kept_media(request, settings, ctx, limit)
     head = kept.get("first_clip") or kept.get("first_frame")
     tail = kept.get("last_clip") or kept.get("last_frame")
     clips = [part for part in (head, tail) if part and part[2] is not None]
@@ -96,17 +168,8 @@ def compile_extend(request: ExtendRequest, settings: GenerationSettings, ctx: Co
         raise InputError("num_frames", f"{new} new frames and the kept footage exceed {C.MAX_FRAMES} frames in all; "
                                        "lower Frames.")
     for field, part in kept.items():
-        if part[2] is None:
-            continue
-        indices, info = part[2], part[3]
-        which = f"its last {len(indices)} frames" if field == "first_clip" else f"its first {len(indices)} frames"
-        if len(indices) == limit:
-            which += f" ({C.MAX_EXTENSION_CLIP_SECONDS:g} s at most)"
-        text = (f"{field}: {info.frame_count / info.fps:.2f} s ({info.frame_count} frames at {info.fps:g} fps); "
-                f"{which} are kept (source frames {indices[0]}-{indices[-1]})")
-        if field == "first_clip":
-            text += f"; the new footage continues from its last frame ({indices[-1]})"
-        notes.append(text + ".")
+        if part[2] is not None:
+            notes.append(_clip_note(field, part[2], part[3], limit))
     video, mask = gray_video(total, *canvas), full_mask(total, *canvas)
     start = len(head[0]) if head else 0
     if head:

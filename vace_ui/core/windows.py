@@ -2,7 +2,10 @@
 and how a window's inputs carry the previous window's last frames (mask keep, exactly as extension compiles).
 
 A window is at most `window` frames (4n+1); each later window starts `overlap` frames before the previous one
-ends and keeps those frames. A short last window starts earlier (keeping up to 3 frames more) so that it is 4n+1 too.
+ends and keeps those frames. A short last window starts earlier (keeping up to 3 frames more) so that it is 4n+1 too,
+or, for a backend that makes only some frame counts (`lengths`), so that it is the shortest of those that fits.
+A reversed plan (an extension before a clip) runs from the end backwards: each window keeps its last frames from
+the window after it.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ class WindowPlan:
     window: int
     overlap: int
     windows: tuple[Window, ...]
+    reverse: bool = False  # windows run from the end backwards; `keep` frames are at each window's end
 
     @property
     def count(self) -> int:
@@ -46,7 +50,8 @@ class WindowPlan:
         spans = ", ".join(f"{w.start}-{w.end - 1}" for w in self.windows)
         if self.count == 1:
             return f"1 window: {spans}"
-        return f"{self.count} windows: {spans} ({self.window} frames each, {self.overlap} overlapping)"
+        order = ", generated from the end backwards" if self.reverse else ""
+        return f"{self.count} windows: {spans} ({self.window} frames each, {self.overlap} overlapping{order})"
 
     def tail(self, index: int) -> int:
         """Frames at the end of window `index` the next window keeps (0 for the last)."""
@@ -68,37 +73,53 @@ def check_window_settings(window: int, overlap: int) -> None:
                                            f"use at most {window - C.TEMPORAL_STRIDE - 1}.")
 
 
-def plan_windows(total: int, window: int = DEFAULT_WINDOW, overlap: int = DEFAULT_OVERLAP) -> WindowPlan:
-    """Cover `total` output frames. A total that fits one window is one window (of `total` frames)."""
+def _last_length(needed: int, lengths: tuple[int, ...]) -> int:
+    if not lengths:
+        return _round_up_valid(needed)
+    return min((length for length in lengths if length >= needed), default=max(lengths))
+
+
+def plan_windows(total: int, window: int = DEFAULT_WINDOW, overlap: int = DEFAULT_OVERLAP,
+                 lengths: tuple[int, ...] = (), reverse: bool = False, backend: str = "") -> WindowPlan:
+    """Cover `total` output frames. A total that fits one window is one window (of `total` frames). `lengths`:
+    the only frame counts a window may have (a hosted backend's; empty: any 4n+1), named after `backend`."""
     check_window_settings(window, overlap)
     if total < C.MIN_FRAMES:
         raise InputError("num_frames", f"{total} frames; at least {C.MIN_FRAMES} needed.")
     if total <= window:
-        return WindowPlan(total, window, overlap, (Window(0, 0, total, 0),))
+        return WindowPlan(total, window, overlap, (Window(0, 0, total, 0),), reverse)
+    if lengths and window not in lengths:
+        raise InputError("window_frames", f"{window} frames per window is not offered by {backend or 'the backend'}"
+                                          f", which makes {', '.join(map(str, lengths))} frames per task.")
     windows = [Window(0, 0, window, 0)]
     while windows[-1].end < total:
         previous = windows[-1]
         start = previous.end - overlap
-        if start + window >= total:  # the last window: 4n+1, ending exactly at `total`
-            length = _round_up_valid(total - start)
+        if start + window >= total:  # the last window: 4n+1 (or an offered count), ending exactly at `total`
+            length = _last_length(total - start, lengths)
             start = total - length
             windows.append(Window(len(windows), start, total, previous.end - start))
         else:
             windows.append(Window(len(windows), start, start + window, overlap))
-    return WindowPlan(total, window, overlap, tuple(windows))
+    if reverse:
+        windows = [Window(w.index, total - w.end, total - w.start, w.keep) for w in windows]
+    return WindowPlan(total, window, overlap, tuple(windows), reverse)
 
 
-def keep_previous(inputs: VaceInputs, kept: np.ndarray) -> VaceInputs:
-    """The window's inputs with its first len(kept) frames replaced by the previous window's output, mask black
-    (keep) on them: the extension capability's rule for a kept clip."""
+def keep_previous(inputs: VaceInputs, kept: np.ndarray, at_end: bool = False) -> VaceInputs:
+    """The window's inputs with its first (`at_end`: last) len(kept) frames replaced by the previous window's
+    output, mask black (keep) on them: the extension capability's rule for a kept clip."""
     count = len(kept)
     if count == 0:
         return inputs
     if kept.shape[1:] != inputs.video.shape[1:]:
         raise ValueError(f"kept frames {kept.shape[1:]} do not match the window's {inputs.video.shape[1:]}")
     video, mask = inputs.video.copy(), inputs.mask.copy()
-    video[:count], mask[:count] = kept, C.MASK_KEEP
-    notes = inputs.notes + [f"first {count} frames kept from the previous window"]
+    span = slice(len(video) - count, None) if at_end else slice(None, count)
+    video[span], mask[span] = kept, C.MASK_KEEP
+    where = f"last {count} frames kept from the window after" if at_end else \
+        f"first {count} frames kept from the previous window"
+    notes = inputs.notes + [where]
     return replace(inputs, video=video, mask=mask, notes=notes)
 
 

@@ -221,7 +221,9 @@ class JobRunner:
         settings = replace(settings, seed=seed)
         run_settings = self.policy.local_loras(settings) if self.policy and job.backend == "local" else settings
         workdir = self.store.job_dir(job.id)
-        if resume:
+        caps = backend.capabilities()
+        long_video = caps.needs_compiled_inputs and windows.is_long(settings)
+        if resume and not long_video:
             reporter.phase(Phase.QUEUED, message=f"resuming task {job.remote_task_id} after a restart")
             result = backend.resume(BackendJob(job.id, capability, request, settings, None, seed, workdir),
                                     job.remote_task_id, reporter)
@@ -231,13 +233,12 @@ class JobRunner:
                                 **({"visitor_credentials": True} if visitor else {})})
         reporter.phase(Phase.PREPARE, message="reading inputs")
         inputs = None
-        caps = backend.capabilities()
-        if caps.needs_compiled_inputs and windows.is_long(settings):  # a long video: sliding windows
+        if long_video:  # a long video: sliding windows
             context = self.context_factory(
                 lambda label, done, total: reporter.phase(Phase.PREPARE, done, total, label)
             )
             return windows.run_windows(self, job, reporter, backend, for_backend(context, caps, backend.label),
-                                       request, settings, started, loras=run_settings.loras)
+                                       request, settings, started, loras=run_settings.loras, resume=resume)
         if caps.needs_compiled_inputs:
             def compile_progress(label: str, done: int, total: int) -> None:
                 if reporter.cancelled:  # annotation and tracking report per frame: a cancel stops them there

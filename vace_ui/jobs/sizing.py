@@ -18,10 +18,12 @@ from ..core.settings import GenerationSettings, parse_size
 
 
 def for_backend(context: CompileContext, caps: BackendCapabilities, label: str) -> CompileContext:
-    """`context` compiling towards a backend: with its fixed sizes when it has some and takes compiled inputs."""
-    if not caps.sizes or not caps.needs_compiled_inputs:
+    """`context` compiling towards a backend: with its fixed sizes and frame counts when it has some and takes
+    compiled inputs."""
+    if not caps.needs_compiled_inputs or not (caps.sizes or caps.frame_counts):
         return context
-    return replace(context, sizes=tuple(parse_size(size) for size in caps.sizes), sizes_from=label)
+    return replace(context, sizes=tuple(parse_size(size) for size in caps.sizes), sizes_from=label,
+                   frame_counts=caps.frame_counts)
 
 
 def resolve_size(settings: GenerationSettings, caps: BackendCapabilities, capability: Capability,

@@ -69,6 +69,7 @@ class WaveSpeedBackend(RemoteBackend):
                    "seeds up to 2147483647 (larger seeds are folded into that range). Solver and LoRAs are not "
                    "offered."),
             sizes=tuple(SIZES),
+            frame_counts=tuple(16 * seconds + 1 for seconds in DURATIONS),
         )
 
     def error_message(self, body: object) -> str | None:
@@ -120,6 +121,8 @@ class WaveSpeedBackend(RemoteBackend):
             chosen["last_image"] = mask.shape[0] - 1
         if not chosen or any(mask[index].any() for index in chosen.values()):
             return None
+        if int((~mask.reshape(len(mask), -1).any(axis=1)).sum()) != len(chosen):
+            return None  # more frames kept than the single images (a later window of a long extension)
         return chosen
 
     def uploads(self, job: BackendJob, folder: Path) -> list[Upload]:
