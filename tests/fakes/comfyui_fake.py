@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 
-from .common import FakeServer, Reject, Reply, is_int, is_number, result_video
+from .common import FakeServer, Reject, Reply, is_int, is_number
 
 INSTALLED = {"unet": ["wan21_vace_1_3_b.safetensors"], "clip": ["umt5_xxl_fp8_e4m3fn.safetensors"],
              "vae": ["wan21_vace_vae.safetensors"], "lora": ["detail_boost.safetensors", "style_a.safetensors"]}
@@ -165,7 +165,12 @@ class FakeComfyUI(FakeServer):
                                          "failed validation", "details": "", "extra_info": {}},
                                "node_errors": node_errors})
         pid = str(uuid.uuid4())
-        self.prompts[pid] = {"graph": body["prompt"], "polls": 0, "state": "pending", "fail": self.fail_with}
+        vace = next(node["inputs"] for node in body["prompt"].values() if node["class_type"] == "WanVaceToVideo")
+        length = vace["length"]
+        if isinstance(length, list):  # linked to an INTConstant
+            length = body["prompt"][length[0]]["inputs"]["value"]
+        self.prompts[pid] = {"graph": body["prompt"], "polls": 0, "state": "pending", "fail": self.fail_with,
+                             "video": self.result_for(length, vace["width"], vace["height"])}
         self.order.append(pid)
         return Reply(200, {"prompt_id": pid, "number": len(self.order), "node_errors": {}})
 
@@ -179,8 +184,10 @@ class FakeComfyUI(FakeServer):
                 record["state"] = ("pending", "running", "done")[stage]
                 if record["state"] == "done" and not record["fail"]:
                     combine = next(n for n in record["graph"].values() if n["class_type"] == "VHS_VideoCombine")
-                    record["filename"] = f"{combine['inputs']['filename_prefix']}_00001.mp4"
-                    self.outputs[record["filename"]] = result_video()
+                    prefix = combine["inputs"]["filename_prefix"]  # ComfyUI counts up per prefix
+                    counter = 1 + sum(1 for name in self.outputs if name.startswith(f"{prefix}_"))
+                    record["filename"] = f"{prefix}_{counter:05d}.mp4"
+                    self.outputs[record["filename"]] = record["video"]
 
     def queue(self, request) -> Reply:
         self._auth(request)

@@ -51,6 +51,29 @@ def result_video() -> bytes:
     return buffer.getvalue()
 
 
+def rendered_video(frames: int, width: int, height: int, number: int, fps: float = RESULT_FPS) -> bytes:
+    """What a model would return for a task: `frames` frames at width x height, a pattern of the task's own
+    (`number`) so that tests can tell whose frames they see."""
+    import av
+
+    y, x = np.mgrid[0:height, 0:width]
+    buffer = io.BytesIO()
+    with av.open(buffer, mode="w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=round(fps))
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.options = {"crf": "12", "preset": "ultrafast"}
+        for index in range(frames):
+            red = (x // 4 + index * 3 + number * 70) % 256
+            green = np.full_like(x, (40 + number * 60) % 256)
+            blue = (y // 4 + index * 2) % 256
+            frame = np.stack([red, green, blue], axis=-1).astype(np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return buffer.getvalue()
+
+
 class Reject(Exception):
     """Answer the request with `status` and `body` (dict -> JSON, str -> text)."""
 
@@ -118,7 +141,8 @@ class Request:
 class FakeServer:
     """Base of the fakes. `key` is the only accepted credential; `polls_to_finish` is how many status queries a
     task takes to finish (the first `queued_polls` of them see it queued); `fail_with` makes new tasks fail with
-    that message; `expire_results` makes result downloads answer as an expired link."""
+    that message; `expire_results` makes result downloads answer as an expired link; `render` makes each task's
+    result the frame count and size it asked for (`rendered_video`) instead of the fixed small clip."""
 
     routes: list[tuple[str, str, str, str]] = []
 
@@ -128,6 +152,8 @@ class FakeServer:
         self.queued_polls = 1  # status queries a task stays queued before it runs
         self.fail_with: str | None = None
         self.expire_results = False
+        self.render = False
+        self.results: list[bytes] = []  # with `render`: each task's result, in the order the tasks were made
         self.log: list[tuple[str, str, str]] = []  # (route name, method, path)
         self.seen_auth: list[str] = []
         self.faults: dict[str, list[Fault]] = {}
@@ -160,6 +186,13 @@ class FakeServer:
     def count(self, route: str) -> int:
         with self.lock:
             return sum(1 for name, _, _ in self.log if name == route)
+
+    def result_for(self, frames: int, width: int, height: int) -> bytes:
+        """The video a new task will return (call once per task, when it is created)."""
+        if not self.render:
+            return result_video()
+        self.results.append(rendered_video(frames, width, height, len(self.results)))
+        return self.results[-1]
 
     def stage(self, polls: int) -> int:
         """0 = queued, 1 = running, 2 = finished, for a task's `polls`-th status query."""

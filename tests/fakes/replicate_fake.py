@@ -12,7 +12,7 @@ import base64
 import binascii
 import uuid
 
-from .common import FakeServer, Reject, Reply, is_int, result_video
+from .common import FakeServer, Reject, Reply, is_int
 
 SCHEMA = {"seed": "integer", "size": "string", "prompt": "string", "src_mask": "string", "frame_num": "integer",
           "src_video": "string", "speed_mode": "string", "sample_shift": "integer", "sample_steps": "integer",
@@ -116,7 +116,9 @@ class FakeReplicate(FakeServer):
         for value in values.get("src_ref_images", []):
             self.file_content(value)
         pid = uuid.uuid4().hex[:26]
-        self.predictions[pid] = {"polls": 0, "fail": self.fail_with, "status": "starting", "input": values}
+        width, height = map(int, values.get("size", "832*480").split("*"))
+        self.predictions[pid] = {"polls": 0, "fail": self.fail_with, "status": "starting", "input": values,
+                                 "video": self.result_for(values.get("frame_num", 81), width, height)}
         self.created.append(body)
         return Reply(201, self._prediction(pid))
 
@@ -156,4 +158,4 @@ class FakeReplicate(FakeServer):
             raise Reject(400, "the delivery CDN takes no Authorization header")
         if self.expire_results or request.match["pid"] not in self.predictions:
             raise Reject(404, "Not found")
-        return Reply(200, result_video(), content_type="video/mp4")
+        return Reply(200, self.predictions[request.match["pid"]]["video"], content_type="video/mp4")

@@ -113,7 +113,9 @@ class FakeWaveSpeed(FakeServer):
         for url in body.get("images", []):
             self._media_field({"images": url}, "images")
         task_id = uuid.uuid4().hex
-        self.tasks[task_id] = {"polls": 0, "fail": self.fail_with}
+        width, height = map(int, body.get("size", "832*480").split("*"))
+        self.tasks[task_id] = {"polls": 0, "fail": self.fail_with,
+                               "video": self.result_for(16 * body.get("duration", 5) + 1, width, height)}
         self.created.append(body)
         return Reply(200, {"code": 200, "message": "success", "data": self._data(task_id, "created")})
 
@@ -142,4 +144,5 @@ class FakeWaveSpeed(FakeServer):
             raise Reject(400, {"message": "the CDN takes no Authorization header"})
         if self.expire_results:
             raise Reject(404, "NoSuchKey: the file has expired")
-        return Reply(200, result_video(), content_type="video/mp4")
+        task = self.tasks.get(request.match["name"].removesuffix(".mp4"))
+        return Reply(200, task["video"] if task else result_video(), content_type="video/mp4")
