@@ -152,3 +152,50 @@ def test_each_window_is_released_before_the_next_is_read(tmp_path, media_dir):
     assert probe_video(job.output_path).frame_count == 17
     assert alive_when_next_started == [False, False]
     store.close()
+
+
+def test_a_tracked_edit_over_three_windows_is_tracked_once_and_sliced(tmp_path, media_dir, tiny_backend, monkeypatch):
+    """The keyframe mask is tracked once through all 17 frames; each window's compiled mask is that run's slice
+    (after the frames it keeps from the previous window), so the mask still follows the square in window 3."""
+    from dataclasses import replace
+
+    from vace_ui.core.requests import MaskType
+    from vace_ui.jobs.context import file_context
+    from vace_ui.jobs.store import JobStore
+
+    calls, tracked, seen = [], [], []
+
+    def context_factory(progress=None):
+        context = file_context(progress)
+        inner = context.track
+
+        def track(frames, keyframes, **options):
+            calls.append((len(frames), sorted(keyframes)))
+            masks, name = inner(frames, keyframes, **options)
+            tracked.append(np.asarray(masks).copy())
+            return masks, name
+
+        return replace(context, track=track)
+
+    original = tiny_backend.generate
+
+    def spy(job, reporter):
+        seen.append(job.inputs.mask.copy())
+        return original(job, reporter)
+
+    monkeypatch.setattr(tiny_backend, "generate", spy)
+    store = JobStore(tmp_path / "outputs")
+    runner = JobRunner(store, {"local": tiny_backend}, context_factory=context_factory)
+    request = EditRequest(str(media_dir / "square.mp4"), (MaskKeyframe(str(media_dir / "mask.png"), 0),),
+                          mask_type=MaskType.TRACKING, expand_ratio=0.0)
+    job = runner.run(runner.create(request, long_settings(fit="crop")).id)
+    assert job.status is JobStatus.SUCCEEDED, job.error
+    assert calls == [(17, [0])]  # one tracking run, over the whole clip
+    whole = tracked[0]
+    assert len(seen) == 3
+    for (start, end), keep, mask in zip(SPANS, (0, 4, 6), seen):
+        assert np.array_equal(mask[keep:] == 255, whole[start + keep:end + 1])
+        assert (mask[:keep] == 0).all()
+    assert (seen[2][6:] == 255).any() and not np.array_equal(whole[16], whole[0])  # the mask moved with the square
+    assert any("tracked once through the whole clip" in note for note in job.notes)
+    store.close()

@@ -87,3 +87,88 @@ def test_three_windows_are_three_provider_tasks_chained_on_the_previous_output(n
             masks = decode(mask)[..., 0]
             assert masks[:keep].max() < 10 and masks[keep:].min() > 245
         store.close()
+
+
+def test_a_restart_follows_the_running_windows_task_instead_of_submitting_it_again(tmp_path, long_source):
+    """The app stops while window 2's WaveSpeed task runs (WaveSpeed has no cancel, so the task lives on); after
+    the restart window 1 is read back, window 2's task is followed, window 3 is submitted: 3 tasks in all."""
+    clock = FakeClock()
+    with FakeWaveSpeed(key=KEY, polls_to_finish=3) as fake:
+        fake.render = True
+        backend = WaveSpeedBackend(**backend_options(fake, clock, timeout=30.0))
+        store = JobStore(tmp_path / "outputs")
+        runner = JobRunner(store, {"wavespeed": backend})
+        settings = GenerationSettings(prompt="a dog runs", size="832x480", steps=4, seed=3, num_frames=145,
+                                      window_frames=81, window_overlap=16)
+        job = runner.create(RepaintRequest(long_source, "gray"), settings, "wavespeed")
+
+        def stop_once_window_two_runs(progress):
+            if "window 2/2" in progress.text and "generating on WaveSpeed" in progress.text:
+                runner.cancel(job.id)
+
+        stopped = runner.run(job.id, stop_once_window_two_runs)
+        assert stopped.status is JobStatus.CANCELLED and fake.count("submit") == 2
+        assert stopped.info["window_task"]["window"] == 1
+        store.update(job.id, status=JobStatus.RUNNING)  # as a process killed mid-window leaves it
+        restarted = JobRunner(store, {"wavespeed": backend})
+        threads = restarted.recover_after_restart()
+        assert len(threads) == 1
+        threads[0].join(timeout=120)
+        finished = store.get(job.id)
+        assert finished.status is JobStatus.SUCCEEDED, finished.error
+        assert fake.count("submit") == 2  # window 2's task was followed, not submitted again
+        assert probe_video(finished.output_path).frame_count == 145
+        assert "resumed after window 1 of 2 (saved earlier)" in finished.notes
+        store.close()
+
+
+@pytest.mark.parametrize("side", ["first_clip", "last_clip"])
+def test_dashscope_chains_extension_tasks_each_continuing_from_the_previous_output(side, tmp_path, media_dir):
+    """10 s of new footage after (or before) a 2.5 s clip: DashScope adds 5 s less the clip, then 5 s less the 1 s
+    it continues from, so 3 video_extension tasks; task 2 gets task 1's last (first) second as its clip."""
+    from fakes.dashscope_fake import FakeDashScope
+
+    from vace_ui.backends.remote import DashScopeBackend
+    from vace_ui.core.requests import ExtendRequest
+
+    clock = FakeClock()
+    with FakeDashScope(key=KEY, polls_to_finish=2) as fake:
+        fake.render = True
+        backend = DashScopeBackend(**backend_options(fake, clock, timeout=30.0))
+        store = JobStore(tmp_path / "outputs")
+        runner = JobRunner(store, {"dashscope": backend})
+        settings = GenerationSettings(prompt="the square drives on", num_frames=161, window_overlap=16)
+        job = runner.create(ExtendRequest(**{side: str(media_dir / "square.mp4")}), settings, "dashscope")
+        job = runner.run(job.id)
+        assert job.status is JobStatus.SUCCEEDED, job.error
+        assert fake.count("submit") == 3 and job.info["chain_tasks"] == 3
+        info = probe_video(job.output_path)
+        assert info.fps == 30 and info.frame_count == 75 + round(161 / 16 * 30)  # the clip's 2.5 s + 10.06 s new
+        for index in (1, 2):
+            sent = fake.created[index]["input"]
+            assert set(sent) == {"function", "prompt", f"{side}_url"}
+            continued = decode(fake.content(sent[f"{side}_url"]))
+            previous = decode(fake.results[index - 1])
+            part = previous[-30:] if side == "first_clip" else previous[:30]
+            assert len(continued) == 30 and np.abs(continued.astype(int) - part).mean() < 4
+        store.close()
+
+
+def test_dashscope_refuses_long_videos_it_cannot_chain_and_says_what_to_do(tmp_path, media_dir):
+    from fakes.dashscope_fake import FakeDashScope
+
+    from vace_ui.backends.remote import DashScopeBackend
+    from vace_ui.core.errors import InputError
+    from vace_ui.core.requests import ExtendRequest, OutpaintRequest
+
+    with FakeDashScope(key=KEY) as fake:
+        store = JobStore(tmp_path / "outputs")
+        runner = JobRunner(store, {"dashscope": DashScopeBackend(**backend_options(fake, FakeClock()))})
+        settings = GenerationSettings(prompt="wider", num_frames=161)
+        clip = str(media_dir / "square.mp4")
+        with pytest.raises(InputError, match="lower Frames to 81 or fewer, or choose a backend that takes raw VACE"):
+            runner.create(OutpaintRequest(clip, left=1.5), settings, "dashscope")
+        with pytest.raises(InputError, match="one side only"):
+            runner.create(ExtendRequest(first_clip=clip, last_clip=clip), settings, "dashscope")
+        assert fake.count("submit") == 0 and store.list() == []
+        store.close()

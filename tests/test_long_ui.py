@@ -1,5 +1,6 @@
-"""A long (3-window) video through the API (gradio_client) and through the Outpaint tab in real Chromium, on the
-tiny model: the preview shows the window plan, the result has every frame and records the windows."""
+"""A long (3-window) video through the API (gradio_client) and through the Outpaint and Extend tabs in real Chromium,
+on the tiny model: the preview shows the window plan, the result has every frame and records the windows. An
+extension longer than one window is the clip's kept frames plus the new frames, in chained windows."""
 
 from __future__ import annotations
 
@@ -48,5 +49,55 @@ def test_outpaint_tab_previews_the_plan_and_generates_three_windows(running_app,
         assert "succeeded" in status.inner_text()
         browser.close()
     jobs = [job for job in running_app.services.store.list() if job.capability == "outpaint"]
+    assert jobs[0].status.value == "succeeded" and jobs[0].info["windows"] == 3
+    assert probe_video(jobs[0].output_path).frame_count == 17
+
+
+# square.mp4 is 40 frames; a 9-frame window keeps the clip's last 4 (leaving 5 to generate), then 13 new frames
+EXTEND = {**LONG, "num_frames": 13}
+
+
+def test_api_extension_after_and_before_a_clip_in_three_windows(running_app, media_dir):
+    client = Client(running_app.url, verbose=False)
+    clip = handle_file(str(media_dir / "square.mp4"))
+    path, job = client.predict(clip, None, None, None, {**EXTEND, "prompt": "the square drives on"},
+                               api_name="/extend")
+    assert probe_video(path).frame_count == 4 + 13
+    assert job["notes"][0].startswith("3 windows: 0-8, 5-13, 8-16")
+    assert any("13 new frames after 4 kept; 17 frames in all" in note for note in job["notes"])
+    assert read_metadata(path)["windows"]["spans"] == [[0, 8], [5, 13], [8, 16]]
+    path, job = client.predict(None, clip, None, None, {**EXTEND, "prompt": "the square arrives"},
+                               api_name="/extend")
+    assert probe_video(path).frame_count == 17
+    windows = read_metadata(path)["windows"]
+    assert windows["reverse"] is True and windows["spans"] == [[8, 16], [3, 11], [0, 8]]
+    assert "generated from the end backwards" in job["notes"][0]
+
+
+def test_extend_tab_previews_and_generates_an_extension_longer_than_one_window(running_app, media_dir):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1100})
+        page.goto(running_app.url)
+        page.get_by_role("tab", name="Extend").click()
+        tab = page.locator("#tab-extend")
+        page.locator("#extend-first-clip input[type=file]").set_input_files(str(media_dir / "square.mp4"))
+        page.locator("#extend-first-clip video").wait_for(timeout=60_000)
+        tab.get_by_label("Prompt", exact=True).fill("the square drives on")
+        set_small_settings(page, "extend", frames="13")
+        tab.get_by_text("Long video (sliding windows)").click()
+        for label, value in (("Window (frames, 4n+1)", "9"), ("Overlap (frames kept from the previous window)", "4")):
+            tab.get_by_label(label).fill(value)
+            tab.get_by_label(label).press("Tab")
+        page.locator("#extend-preview").click()
+        status = page.locator("#extend-status")
+        status.get_by_text("3 windows: 0-8, 5-13, 8-16").wait_for(timeout=60_000)
+        page.locator("#extend-generate").click()
+        page.locator("#extend-result video").wait_for(timeout=300_000)
+        assert "succeeded" in status.inner_text()
+        browser.close()
+    jobs = [job for job in running_app.services.store.list() if job.capability == "extend"]
     assert jobs[0].status.value == "succeeded" and jobs[0].info["windows"] == 3
     assert probe_video(jobs[0].output_path).frame_count == 17

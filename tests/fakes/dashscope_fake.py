@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import uuid
 
-from .common import FakeServer, Reject, Reply, is_int, is_number, result_video
+from .common import FakeServer, Reject, Reply, is_int, is_number, rendered_video, result_video
+
+OUTPUT_FPS, OUTPUT_SECONDS = 30, 5
 
 FUNCTIONS = {  # function -> (input fields, parameter fields)
     "image_reference": ({"function", "prompt", "ref_images_url"}, {"prompt_extend", "obj_or_bg", "size"}),
@@ -130,6 +132,8 @@ class FakeDashScope(FakeServer):
             raise invalid("parameters.prompt_extend must be a boolean")
         task_id = str(uuid.uuid4())
         self.tasks[task_id] = {"polls": 0, "fail": self.fail_with, "prompt": inputs["prompt"]}
+        if self.render and function == "video_extension":
+            self.tasks[task_id]["video"] = self._extension(inputs)
         self.created.append(body)
         self.create_headers.append({k: v for k, v in request.headers.items() if k.lower() != "authorization"})
         return Reply(200, {"output": {"task_status": "PENDING", "task_id": task_id},
@@ -227,4 +231,49 @@ class FakeDashScope(FakeServer):
                               "</Message></Error>")
         if self.expire_results:
             raise Reject(403, "<Error><Code>AccessDenied</Code><Message>Request has expired.</Message></Error>")
-        return Reply(200, result_video(), content_type="video/mp4")
+        task = self.tasks.get(request.match["name"].removesuffix(".mp4"), {})
+        return Reply(200, task.get("video") or result_video(), content_type="video/mp4")
+
+    # -- rendering (render=True) --------------------------------------------------------------------------------
+    def content(self, url: str) -> bytes:
+        """The bytes behind an oss:// URL this fake stored."""
+        return self.oss[url.removeprefix("oss://")][0]
+
+    def _extension(self, inputs: dict) -> bytes:
+        """5 s at 30 fps at the kept media's size: the first clip (or frame), brought to 30 fps, then new frames
+        of this task's own pattern; or new frames, then the last clip (or frame)."""
+        import io
+
+        import av
+        import numpy as np
+        from PIL import Image
+
+        name = next(k for k in ("first_clip_url", "last_clip_url", "first_frame_url", "last_frame_url") if k in inputs)
+        data = self.content(inputs[name])
+        if name.endswith("clip_url"):
+            with av.open(io.BytesIO(data)) as container:
+                stream = container.streams.video[0]
+                rate = float(stream.average_rate)
+                source = np.stack([f.to_ndarray(format="rgb24") for f in container.decode(stream)])
+            count = round(len(source) / rate * OUTPUT_FPS)
+            kept = source[[min(len(source) - 1, int(i * rate / OUTPUT_FPS)) for i in range(count)]]
+        else:
+            kept = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))[None]
+        height, width = kept.shape[1:3]
+        total = OUTPUT_FPS * OUTPUT_SECONDS
+        self.results.append(rendered_video(total - len(kept), width, height, len(self.results), OUTPUT_FPS))
+        with av.open(io.BytesIO(self.results[-1])) as container:
+            new = np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
+        frames = np.concatenate([kept, new] if name.startswith("first") else [new, kept])
+        buffer = io.BytesIO()
+        with av.open(buffer, mode="w", format="mp4") as container:
+            stream = container.add_stream("libx264", rate=OUTPUT_FPS)
+            stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+            stream.options = {"crf": "12", "preset": "ultrafast"}
+            for frame in frames:
+                for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                    container.mux(packet)
+            for packet in stream.encode():
+                container.mux(packet)
+        self.results[-1] = buffer.getvalue()
+        return self.results[-1]

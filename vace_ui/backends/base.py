@@ -15,6 +15,7 @@ from typing import Protocol
 
 import numpy as np
 
+from ..core.errors import InputError
 from ..core.inputs import VaceInputs
 from ..core.requests import Capability, CapabilityRequest
 from ..core.settings import GenerationSettings
@@ -108,6 +109,17 @@ class Backend(abc.ABC):
     def generate(self, job: BackendJob, reporter: JobReporter) -> BackendResult:
         """Run the job to completion. Raise GenerationCancelled when `reporter.cancelled` turns true, and
         BackendUnavailable / InputError / RuntimeError with a message the user can act on otherwise."""
+
+    def check_long(self, request, settings) -> None:
+        """Raise InputError when this backend cannot make a long video (Frames above one window) of `request`.
+        Backends taking compiled inputs run it as windows; one that maps requests itself cannot, unless it
+        overrides this."""
+        if self.capabilities().needs_compiled_inputs:
+            return
+        raise InputError("num_frames", f"{settings.num_frames} frames is more than one window, and {self.label} "
+                         f"makes one clip a task that the app cannot chain; lower Frames to {settings.window_frames} "
+                         "or fewer, or choose a backend that takes raw VACE inputs (local, WaveSpeed, Replicate or "
+                         "ComfyUI), which run long videos in windows.")
 
     def resume(self, job: BackendJob, remote_task_id: str, reporter: JobReporter) -> BackendResult:
         """Continue a job submitted before an app restart. Local jobs cannot resume."""

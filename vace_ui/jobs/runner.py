@@ -107,6 +107,8 @@ class JobRunner:
             raise InputError(
                 "capability", f"{label} does not offer '{request.capability.value}'; choose another backend."
             )
+        if windows.is_long(settings):
+            self.backends[backend].check_long(request, settings)
         if self.policy is not None:
             self.policy.check_uploads(list(request.media_fields().items()))
             self.policy.check_queue(len(self.store.unfinished(owner)))

@@ -159,8 +159,10 @@ def repaint_inputs(scratch: Path) -> TabInputs:
 
 def extend_inputs() -> TabInputs:
     gr.Markdown(f"Give kept footage at either end: a clip (up to {C.MAX_EXTENSION_CLIP_SECONDS:g} s is kept; a first "
-                "clip always up to its last frame) or a single frame image. **Frames** in the generation settings "
-                "is the new footage generated in between; the kept frames come on top of it.")
+                "clip always up to its last frame) or a single frame image. **Frames** is the new footage "
+                "generated; the kept frames come on top of it. More frames than one window (Long video) chain "
+                "windows, each continuing from the previous one's last frames: after a first clip, or backwards "
+                "before a last one.")
     with gr.Row():
         first_clip = gr.Video(label="First clip", sources=["upload"], elem_id="extend-first-clip")
         last_clip = gr.Video(label="Last clip", sources=["upload"], elem_id="extend-last-clip")

@@ -21,7 +21,7 @@ import re
 import uuid
 from pathlib import Path
 
-from ...core.errors import InputError
+from ...core.errors import BackendUnavailable, InputError
 from ...core.requests import (
     Capability,
     EditRequest,
@@ -33,8 +33,9 @@ from ...core.requests import (
     RefRole,
     RepaintRequest,
 )
-from ..base import BackendCapabilities, BackendJob
+from ..base import BackendCapabilities, BackendJob, BackendResult, JobReporter
 from .base import RemoteBackend, TaskState, TaskStatus, Upload
+from .dashscope_chain import refusal, run_chain
 from .http import MalformedResponse, ProviderError
 from .media import check_local_image, check_local_video, is_public_url
 
@@ -106,6 +107,25 @@ class DashScopeBackend(RemoteBackend):
             found = re.search(r"<Message>(.*?)</Message>", body, re.S)
             return found.group(1).strip() if found else None
         return None
+
+    # -- long videos: extension chains ---------------------------------------------------------------------------
+    def check_long(self, request, settings) -> None:
+        why = refusal(self.label, request, settings.window_frames)
+        if why:
+            raise InputError("num_frames", f"{settings.num_frames} frames is more than one window: {why}")
+
+    def generate(self, job: BackendJob, reporter: JobReporter) -> BackendResult:
+        """One task; an extension with Frames above one window is a chain of them (dashscope_chain)."""
+        if job.settings.num_frames > job.settings.window_frames:
+            self.check_long(job.request, job.settings)
+            return run_chain(self, job, reporter, super().generate)
+        return super().generate(job, reporter)
+
+    def resume(self, job: BackendJob, remote_task_id: str, reporter: JobReporter) -> BackendResult:
+        if job.settings.num_frames > job.settings.window_frames:
+            raise BackendUnavailable(f"A chained {self.label} extension cannot be followed after a restart (its "
+                                     "earlier tasks' outputs are not kept); restore it from History to run again.")
+        return super().resume(job, remote_task_id, reporter)
 
     # -- validation ---------------------------------------------------------------------------------------------
     def validate(self, job: BackendJob) -> None:
