@@ -179,7 +179,7 @@ def run_windows(runner, job: Job, reporter: JobReporter, backend: Backend, conte
                 result = backend.resume(backend_job, pending["task_id"], step)
             else:
                 result = backend.generate(backend_job, step)
-            pending = None
+            pending = backend_job = None  # the job holds this window's inputs: not kept into the next window
             timings["generate_s"] += time.perf_counter() - began
             frames = result.frames if result.frames is not None else read_frames(result.video_path, field="window")
             if len(frames) != window.length:
