@@ -63,21 +63,27 @@ def run_jobs(runner, jobs, listeners=None):
 
 
 def test_embedded_app_does_not_import_ray(tiny_models_dir, tmp_path):
+    """`python app.py` without --gpus / VACE_PARALLEL / VACE_RAY_ADDRESS: one process, no Ray, no process group."""
     code = (
         "import sys, app\n"
-        "from pathlib import Path\n"
         "from vace_ui.config import AppConfig\n"
         "from vace_ui.services import create_services\n"
         "from vace_ui.ui.app import build_app\n"
-        f"services = create_services(AppConfig(model='tiny-random', models_dir=Path({str(tiny_models_dir)!r}), "
-        f"output_dir=Path({str(tmp_path)!r}), device='cpu'))\n"
+        "config = AppConfig.from_env(gpus=app.parse_args([]).gpus)\n"
+        "assert (config.parallel, config.world_size, config.ray_address) == ('', 1, ''), config\n"
+        "services = create_services(config)\n"
         "build_app(services)\n"
         "assert type(services.local).__name__ == 'LocalBackend' and services.gpu_slots == 1\n"
         "assert not [m for m in sys.modules if m == 'ray' or m.startswith('ray.')], 'ray was imported'\n"
+        "assert not [m for m in sys.modules if m.startswith('vace_ui.backends.parallel_')], 'parallel imported'\n"
+        "import torch.distributed as dist\n"
+        "assert not dist.is_initialized(), 'a process group was started'\n"
         "print('ok')\n"
     )
-    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1"}
-    env.pop("VACE_RAY_ADDRESS", None)
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", "VACE_MODEL": "tiny-random",
+           "VACE_MODELS_DIR": str(tiny_models_dir), "VACE_OUTPUT_DIR": str(tmp_path), "VACE_DEVICE": "cpu"}
+    for name in ("VACE_RAY_ADDRESS", "VACE_PARALLEL", "RANK", "WORLD_SIZE", "LOCAL_RANK"):
+        env.pop(name, None)
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0 and done.stdout.strip().endswith("ok"), done.stderr[-3000:]
 

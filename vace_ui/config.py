@@ -83,6 +83,10 @@ class AppConfig:
     tracker_model: `auto` (learned trackers from models/trackers or the HF cache) or `tiny-random` (random-weight
     ones built in-process, for tests).
     ray_address: empty (default): generate in this process; `local`, `auto` or `ray://host:port`: on Ray workers.
+    parallel: `ulysses:N` / `ring:N`: each job runs across N processes (one per GPU, started by torchrun), from
+    `--gpus N` or VACE_PARALLEL; empty: one process. rank / world_size / local_rank: this process's place in that
+    group (torchrun's RANK, WORLD_SIZE, LOCAL_RANK); parallel_restarts: how often torchrun restarts the whole group
+    after a rank died (VACE_PARALLEL_RESTARTS).
     ray_workers: how many Ray workers (0: one per GPU in the cluster, at least one); ray_retries: how many times a
     job whose worker died is retried on another worker before it fails.
     shared: the app is reachable by others (share link, a Space, --auth, a non-loopback host).
@@ -101,6 +105,11 @@ class AppConfig:
     ray_address: str = ""
     ray_workers: int = 0
     ray_retries: int = 1
+    parallel: str = ""
+    parallel_restarts: int = 3
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
     loras_dir: Path | None = None  # default: <models_dir>/loras
     allow_downloads: bool = False
     shared: bool = False
@@ -120,8 +129,11 @@ class AppConfig:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, *, share: bool = False, auth: bool = False,
-                 host: str = "127.0.0.1") -> "AppConfig":
+                 host: str = "127.0.0.1", gpus: int = 0) -> "AppConfig":
+        from .parallel import resolve_parallel
+
         env = os.environ if env is None else env
+        world_size = int(env.get("WORLD_SIZE", "1"))
         shared = share or auth or bool(env.get("SPACE_ID")) or host not in LOOPBACK_HOSTS
         models = Path(env.get("VACE_MODELS_DIR") or REPO_ROOT / "models")
         return cls(
@@ -135,6 +147,11 @@ class AppConfig:
             ray_address=env.get("VACE_RAY_ADDRESS", "").strip(),
             ray_workers=int(env.get("VACE_RAY_WORKERS", "0")),
             ray_retries=int(env.get("VACE_RAY_RETRIES", "1")),
+            parallel=resolve_parallel(env.get("VACE_PARALLEL", ""), gpus, world_size),
+            parallel_restarts=int(env.get("VACE_PARALLEL_RESTARTS", "3")),
+            rank=int(env.get("RANK", "0")),
+            world_size=world_size,
+            local_rank=int(env.get("LOCAL_RANK", "0")),
             loras_dir=Path(env["VACE_LORAS_DIR"]) if env.get("VACE_LORAS_DIR") else None,
             allow_downloads=_flag(env.get("VACE_ALLOW_DOWNLOADS"), False),
             shared=shared,

@@ -12,12 +12,15 @@ below splits the same token sequence the Wan plan splits, at the first module th
 - `proj_out`: gathered back along the sequence, so the unpatchify sees every token.
 
 The text embeddings are not split (cross-attention keys), as in diffusers' Wan plan. Launch one process per GPU
-with torchrun; `VACE_PARALLEL=ulysses:N` or `ring:N` picks the method (`parse_parallel`). Ulysses splits the
-attention heads too, so its degree must divide the head count (12 for 1.3B, 40 for 14B); otherwise ring is used
-and the returned note says so. Nothing here imports torch or diffusers at module level.
+with torchrun (`python app.py --gpus N` starts it, see `resolve_parallel` and `torchrun_command`);
+`VACE_PARALLEL=ulysses:N` or `ring:N` picks the method (`parse_parallel`). Ulysses splits the attention heads too,
+so its degree must divide the head count (12 for 1.3B, 40 for 14B); otherwise ring is used and the returned note
+says so. Nothing here imports torch or diffusers at module level.
 """
 
 from __future__ import annotations
+
+import sys
 
 MODES = ("ring", "ulysses")
 
@@ -53,6 +56,34 @@ def parse_parallel(text: str) -> tuple[str, int]:
     return mode, int(degree)
 
 
+def resolve_parallel(text: str, gpus: int = 0, world_size: int = 1) -> str:
+    """What the app runs: `mode:N`, or "" for one process. `text` is VACE_PARALLEL, `gpus` the --gpus flag (mode
+    from VACE_PARALLEL, else ulysses), `world_size` the processes torchrun started (WORLD_SIZE; under a plain
+    `torchrun --nproc-per-node N app.py` without either setting: ulysses:N)."""
+    mode, degree = parse_parallel(text)
+    if gpus:
+        if gpus < 1:
+            raise ValueError(f"--gpus must be 1 or more, not {gpus}.")
+        if mode and degree != gpus:
+            raise ValueError(f"--gpus {gpus} and VACE_PARALLEL={text.strip()} disagree; give one of them.")
+        if gpus == 1:
+            return ""
+        mode, degree = mode or "ulysses", gpus
+    elif not mode and world_size > 1:
+        mode, degree = "ulysses", world_size
+    if mode and world_size > 1 and degree != world_size:
+        raise ValueError(f"VACE_PARALLEL={mode}:{degree} needs {degree} processes, but torchrun started "
+                         f"{world_size}; use --nproc-per-node {degree}.")
+    return f"{mode}:{degree}" if mode else ""
+
+
+def torchrun_command(script: str, args: list[str], processes: int, restarts: int) -> list[str]:
+    """torch's own launcher for `processes` ranks on this machine; it restarts the whole group (up to `restarts`
+    times) when a rank dies."""
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(processes),
+            "--max-restarts", str(restarts), script, *args]
+
+
 def choose_mode(mode: str, degree: int, num_heads: int) -> tuple[str, str]:
     """Ulysses needs the head count divisible by the degree; fall back to ring and say so."""
     if mode == "ulysses" and num_heads % degree:
@@ -60,18 +91,20 @@ def choose_mode(mode: str, degree: int, num_heads: int) -> tuple[str, str]:
     return mode, ""
 
 
-def enable_context_parallel(transformer, mode: str, degree: int) -> str:
+def enable_context_parallel(transformer, mode: str, degree: int, device: str | None = None) -> str:
     """Apply the VACE plan to a transformer in an initialized process group (one rank per device). Returns a note
     (empty, or the ring fallback). Ulysses runs on diffusers' native attention (CPU and CUDA). Ring merges partial
     attention with its log-sum-exp, which diffusers 0.42's native backend does not return: on CUDA the cuDNN
-    backend (bf16/fp16) is selected for it; on CPU ring is refused with that reason."""
+    backend (bf16/fp16) is selected for it; on CPU ring is refused with that reason. `device`: where the
+    transformer will run (default: where it is now)."""
     from diffusers import ContextParallelConfig
 
     mode, note = choose_mode(mode, degree, transformer.config.num_attention_heads)
     if mode == "ring":
-        if transformer.device.type != "cuda":
-            raise ValueError("Ring attention needs an attention backend that returns the log-sum-exp (cuDNN or "
-                             "flash-attn on CUDA); diffusers' native CPU attention does not. Use ulysses on CPU.")
+        if not str(device or transformer.device).startswith("cuda"):
+            raise ValueError(f"{note} " * bool(note) + "Ring attention needs an attention backend that returns the "
+                             "log-sum-exp (cuDNN or flash-attn on CUDA); diffusers' 0.42 native CPU attention does "
+                             "not. Use ulysses on CPU.")
         transformer.set_attention_backend("_native_cudnn")
     degrees = {"ring_degree": degree} if mode == "ring" else {"ulysses_degree": degree}
     config = ContextParallelConfig(**degrees)

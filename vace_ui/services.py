@@ -112,7 +112,12 @@ def create_services(config: AppConfig) -> Services:
     from .backends.remote import REMOTE_BACKENDS
 
     measured = config.output_dir / "measured_speed.json"
-    if config.ray_address:  # generation on Ray workers; imports Ray only here
+    if config.parallel:  # rank 0 of a torchrun group: each job split across the ranks; imports torch.distributed here
+        from .backends.parallel_backend import ParallelBackend, init_group
+
+        group = init_group(config.parallel, config.device, config.local_rank)
+        local = ParallelBackend(config.model, config.models_dir, group, measured)
+    elif config.ray_address:  # generation on Ray workers; imports Ray only here
         from .backends.ray_backend import RayBackend
 
         local: LocalBackend = RayBackend(config.ray_address, config.model, config.models_dir, config.device, measured,
