@@ -106,10 +106,11 @@ class AppConfig:
     ray_workers: int = 0
     ray_retries: int = 1
     parallel: str = ""
-    parallel_restarts: int = 3
+    parallel_restarts: int = 10
     rank: int = 0
     world_size: int = 1
     local_rank: int = 0
+    parallel_attempt: int = 0  # torchrun's restart count (TORCHELASTIC_RESTART_COUNT)
     loras_dir: Path | None = None  # default: <models_dir>/loras
     allow_downloads: bool = False
     shared: bool = False
@@ -148,10 +149,11 @@ class AppConfig:
             ray_workers=int(env.get("VACE_RAY_WORKERS", "0")),
             ray_retries=int(env.get("VACE_RAY_RETRIES", "1")),
             parallel=resolve_parallel(env.get("VACE_PARALLEL", ""), gpus, world_size),
-            parallel_restarts=int(env.get("VACE_PARALLEL_RESTARTS", "3")),
+            parallel_restarts=int(env.get("VACE_PARALLEL_RESTARTS", "10")),
             rank=int(env.get("RANK", "0")),
             world_size=world_size,
             local_rank=int(env.get("LOCAL_RANK", "0")),
+            parallel_attempt=int(env.get("TORCHELASTIC_RESTART_COUNT", "0")),
             loras_dir=Path(env["VACE_LORAS_DIR"]) if env.get("VACE_LORAS_DIR") else None,
             allow_downloads=_flag(env.get("VACE_ALLOW_DOWNLOADS"), False),
             shared=shared,

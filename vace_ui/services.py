@@ -115,7 +115,7 @@ def create_services(config: AppConfig) -> Services:
     if config.parallel:  # rank 0 of a torchrun group: each job split across the ranks; imports torch.distributed here
         from .backends.parallel_backend import ParallelBackend, init_group
 
-        group = init_group(config.parallel, config.device, config.local_rank)
+        group = init_group(config.parallel, config.device, config.local_rank, config.parallel_attempt)
         local = ParallelBackend(config.model, config.models_dir, group, measured)
     elif config.ray_address:  # generation on Ray workers; imports Ray only here
         from .backends.ray_backend import RayBackend

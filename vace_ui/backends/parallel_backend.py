@@ -73,8 +73,10 @@ class ParallelGroup:
         return bool(flag.item())
 
 
-def init_group(parallel: str, device: str, local_rank: int) -> ParallelGroup:
-    """Join the torchrun group (NCCL on CUDA, one GPU per rank; gloo on CPU) and learn every rank's pid."""
+def init_group(parallel: str, device: str, local_rank: int, attempt: int = 0) -> ParallelGroup:
+    """Join the torchrun group (NCCL on CUDA, one GPU per rank; gloo on CPU) and learn every rank's pid.
+    `attempt`: torchrun's restart count. The launcher keeps one store across restarts, so the keys of each attempt
+    get their own prefix (else a restarted rank can read the address of a rank that died and never connect)."""
     import torch
     import torch.distributed as dist
 
@@ -88,7 +90,9 @@ def init_group(parallel: str, device: str, local_rank: int) -> ParallelGroup:
         # accelerator (ZeroDivisionError); on CPU every rank's device is "cpu": count one.
         torch.accelerator.device_count = lambda: 1
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // degree))
-    dist.init_process_group(backend)
+    store, rank, world = next(dist.rendezvous("env://"))
+    dist.init_process_group(backend, store=dist.PrefixStore(f"vace-attempt-{attempt}", store), rank=rank,
+                            world_size=world)
     members: list = [None] * dist.get_world_size()
     dist.all_gather_object(members, {"rank": dist.get_rank(), "pid": os.getpid(), "host": socket.gethostname(),
                                      "device": device})

@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 def serve(config) -> None:
     """The worker loop of one rank (config: vace_ui.config.AppConfig with `parallel` set)."""
-    group = init_group(config.parallel, config.device, config.local_rank)
+    group = init_group(config.parallel, config.device, config.local_rank, config.parallel_attempt)
     backend = ParallelBackend(config.model, config.models_dir, group)
     if backend.is_tiny:
         backend.resolve_source()
