@@ -190,3 +190,15 @@ def test_parallel_settings_from_the_flag_the_variable_and_torchrun():
     with pytest.raises(ValueError, match="--nproc-per-node 4"):
         resolve_parallel("ulysses:4", 0, 2)
     assert without_gpus(["--gpus", "2", "--port", "1", "--gpus=3", "--mcp"]) == ["--port", "1", "--mcp"]
+
+
+def test_the_status_line_says_when_ulysses_falls_back_to_ring(tiny_models_dir):
+    from vace_ui.backends.parallel_backend import ParallelBackend, ParallelGroup
+
+    members = [{"rank": rank, "pid": 100 + rank, "device": "cpu"} for rank in range(4)]
+    worker = ParallelBackend("tiny-random", tiny_models_dir, ParallelGroup("ulysses", 4, 3, "cpu", members))
+    status = worker.status()  # the tiny transformer has 2 heads: ulysses:4 cannot split them
+    assert "ulysses:4 does not divide 2 attention heads; using ring:4" in status
+    assert "(ring:4; " in status and "rank 3 pid 103 on cpu" in status
+    even = ParallelBackend("tiny-random", tiny_models_dir, ParallelGroup("ulysses", 2, 1, "cpu", members[:2]))
+    assert "does not divide" not in even.status() and "(ulysses:2;" in even.status()

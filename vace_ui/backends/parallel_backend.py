@@ -150,7 +150,8 @@ class ParallelBackend(LocalBackend):
     def status(self) -> str:
         ranks = ", ".join(f"rank {m['rank']} pid {m['pid']} on {m['device']}" for m in self.group.members)
         fallback = self.notes[0] if self.notes else self._expected_fallback()
-        text = (f"{self.world} processes split each job ({self.mode}:{self.world}; {ranks}); "
+        mode = "ring" if fallback else self.mode
+        text = (f"{self.world} processes split each job ({mode}:{self.world}; {ranks}); "
                 f"{super().status()}")
         if fallback:
             text += f". {fallback}"
