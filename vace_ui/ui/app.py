@@ -15,7 +15,7 @@ from .edit_tab import ClickSegmenter, edit_inputs
 from .handlers import wire
 from .history import render_history
 from .identity import HEAD_SCRIPT, export_dir, file_route
-from .owned_files import OwnedFilesMiddleware
+from .owned_files import OwnedFilesMiddleware, owned_root
 from .settings_tab import render_settings_tab
 from .tabs import extend_inputs, outpaint_inputs, reference_inputs, repaint_inputs
 
@@ -53,7 +53,8 @@ def build_app(services: Services) -> gr.Blocks:
     controller = TabController(services)
     if services.runner.policy is not None:  # every file a visitor names must be one they uploaded
         services.runner.policy = replace(services.runner.policy,
-                                         upload_roots=_upload_roots(controller.scratch, export_dir()))
+                                         upload_roots=_upload_roots(controller.scratch, export_dir()),
+                                         owned_root=owned_root())
     clicker = ClickSegmenter(services)
     tab_specs = [
         (Capability.REFERENCE, "Reference", lambda: reference_inputs(clicker, controller.scratch)),

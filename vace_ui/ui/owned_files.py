@@ -16,7 +16,6 @@ Its files are plain Gradio cache files, reachable by their unguessable URL alone
 
 from __future__ import annotations
 
-import hashlib
 import os
 import secrets
 import shutil
@@ -24,6 +23,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..jobs.policy import owner_digest
 from .identity import COOKIE, export_dir, http_viewer
 
 OWNED = "vace-owned"
@@ -35,10 +35,6 @@ def owned_root() -> Path:
     from gradio import utils as gradio_utils
 
     return Path(gradio_utils.get_upload_folder()).resolve() / OWNED
-
-
-def owner_digest(owner: str) -> str:
-    return hashlib.sha256(owner.encode()).hexdigest()[:32]
 
 
 def checkable(owner: str) -> bool:
