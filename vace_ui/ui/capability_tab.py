@@ -118,7 +118,10 @@ class TabController:
         return request, generation, compile_preview(request, generation, context)
 
     def _folder(self, request: gr.Request | None) -> Path:
-        """A fresh folder for a file shown to this viewer only (a preview, a bundle)."""
+        """A fresh folder for a file shown to this viewer only (a preview, a bundle); a plain scratch folder when
+        called outside a Gradio event (scripts, tests)."""
+        if request is None:
+            return Path(tempfile.mkdtemp(dir=self.scratch))
         return owner_folder(request_viewer(self.services.config, request).owner)
 
     def preview(self, inputs: TabInputs, settings: SettingsPanel, panel: ResultPanel, data: dict,
@@ -228,10 +231,10 @@ def render_capability_tab(
                 panel = result_panel(name, backends, controller.services.config.backend)
     every = inputs.components | settings.components | {panel.backend}
 
-    def preview(data: dict, request: gr.Request):
+    def preview(data: dict, request: gr.Request = None):
         return controller.preview(inputs, settings, panel, data, request)
 
-    def bundle(data: dict, request: gr.Request):
+    def bundle(data: dict, request: gr.Request = None):
         return controller.bundle(inputs, settings, panel, data, request)
 
     wire(panel.preview_button.click, preview, every, {panel.status, panel.preview_video}, concurrency_id="preview")

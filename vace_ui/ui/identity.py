@@ -3,7 +3,8 @@
 - With a login, the owner is the user name: `--auth`'s (`user:NAME`), or on a Space with `hf_oauth: true` the
   Hugging Face account signed in with the page's gr.LoginButton (`hf:NAME`, gr.OAuthProfile.username).
 - Without one, a random id the page keeps in the browser (localStorage, mirrored into the `vace_owner` cookie by
-  `HEAD_SCRIPT`): it survives reloads and app restarts. API clients without the cookie own their Gradio session.
+  `HEAD_SCRIPT`): it survives reloads and app restarts. A gradio_client is handed such a cookie with its first
+  answer (ui/owned_files.py); a caller with no cookie at all (Gradio's MCP server) owns its Gradio session.
 Owners are stored hashed, so the store never holds a usable browser id. Results are never exposed through
 Gradio's file server (the output folder is not in `allowed_paths`): the page plays them from `/vace/file/...`,
 which answers 404 unless the requester owns the job (or is an admin). Copies handed to one owner through Gradio's
