@@ -47,9 +47,13 @@ class JobPolicy:
                 raise InputError(name, "expects an uploaded file; a path on the server is not accepted.")
 
     def _foreign(self, path: Path, owner: str) -> bool:
-        if self.owned_root is None or not path.is_relative_to(self.owned_root) or path == self.owned_root:
+        """Under another owner's folder of handed-out files (compared resolved, as Gradio serves them)."""
+        if self.owned_root is None:
             return False
-        return path.relative_to(self.owned_root).parts[0] != owner_digest(owner)
+        path, root = path.resolve(), self.owned_root.resolve()
+        if not path.is_relative_to(root) or path == root:
+            return False
+        return path.relative_to(root).parts[0] != owner_digest(owner)
 
     @classmethod
     def from_config(cls, config) -> "JobPolicy":
