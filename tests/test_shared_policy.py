@@ -194,3 +194,28 @@ def test_every_provider_names_its_variables_in_config_only():
         assert (backend.key_env, backend.base_url_env) == (PROVIDER_ENV[name].key, PROVIDER_ENV[name].base_url)
     comfy = REMOTE_BACKENDS["comfyui"](provider=ProviderConfig.from_env("comfyui", {"VACE_COMFYUI_UNET": "u.gguf"}))
     assert comfy.unet == "u.gguf"
+
+
+def test_the_space_login_needs_a_space_with_oauth_and_names_its_owner():
+    space = {"SYSTEM": "spaces", "SPACE_ID": "me/app", "OAUTH_CLIENT_ID": "id"}
+    assert AppConfig.from_env(space).hf_login
+    assert not AppConfig.from_env({**space, "SYSTEM": ""}).hf_login  # off a Space Gradio only mocks the login
+    assert not AppConfig.from_env({"SYSTEM": "spaces", "SPACE_ID": "me/app"}).hf_login  # hf_oauth not enabled
+    config = AppConfig.from_env({**space, "VACE_ADMIN_USERS": "carol"})
+    assert viewer_of(config, None, "a1" * 16, None, "alice").owner == "hf:alice"
+    assert viewer_of(config, None, "a1" * 16, None, "alice").owner != viewer_of(config, "alice", None, None).owner
+    assert viewer_of(config, None, None, None, "carol").admin and not viewer_of(config, None, None, None, "bob").admin
+    assert viewer_of(config, None, "a1" * 16, None, None).owner == owner_of(None, "a1" * 16, None)
+
+
+def test_a_file_handed_to_one_owner_is_no_input_for_another(tmp_path):
+    from vace_ui.jobs.policy import owner_digest
+
+    owned = tmp_path / "vace-owned"
+    policy = JobPolicy(tmp_path / "loras", upload_roots=(tmp_path,), owned_root=owned)
+    restored = owned / owner_digest("hf:alice") / "x1" / "video.mp4"
+    policy.check_uploads([("video", str(restored))], "hf:alice")
+    policy.check_uploads([("video", str(tmp_path / "upload" / "video.mp4"))], "hf:bob")  # a plain upload
+    for owner in ("hf:bob", ""):
+        with pytest.raises(InputError, match="video: expects an uploaded file; a path on the server is not accepted"):
+            policy.check_uploads([("video", str(restored))], owner)

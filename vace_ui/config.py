@@ -91,6 +91,9 @@ class AppConfig:
     job whose worker died is retried on another worker before it fails.
     shared: the app is reachable by others (share link, a Space, --auth, a non-loopback host).
     allow_ui_base_url: visitors may point a provider at another URL in Settings (with a key they type).
+    hf_login: a Space with `hf_oauth: true` (SYSTEM=spaces, SPACE_ID and OAUTH_CLIENT_ID set, as a Space sets them;
+    Gradio's real OAuth routes exist only there): the page shows "Sign in with
+    Hugging Face" and a signed-in visitor's jobs belong to their Hugging Face user name.
     Limits (0 = none): queued jobs per owner, upload size (MB), input clip length (seconds)."""
 
     model: str = DEFAULT_MODEL
@@ -115,6 +118,7 @@ class AppConfig:
     allow_downloads: bool = False
     shared: bool = False
     allow_ui_base_url: bool = True
+    hf_login: bool = False
     admin_users: frozenset[str] = frozenset()
     max_queued_jobs: int = 0
     max_upload_mb: float = 0.0
@@ -158,6 +162,7 @@ class AppConfig:
             allow_downloads=_flag(env.get("VACE_ALLOW_DOWNLOADS"), False),
             shared=shared,
             allow_ui_base_url=_flag(env.get("VACE_ALLOW_UI_BASE_URL"), not shared),
+            hf_login=env.get("SYSTEM") == "spaces" and bool(env.get("SPACE_ID") and env.get("OAUTH_CLIENT_ID")),
             admin_users=frozenset(name.strip() for name in env.get("VACE_ADMIN_USERS", "").split(",") if name.strip()),
             max_queued_jobs=int(_number(env, "VACE_MAX_QUEUED_JOBS", 3 if shared else 0)),
             max_upload_mb=_number(env, "VACE_MAX_UPLOAD_MB", 200 if shared else 0),

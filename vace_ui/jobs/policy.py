@@ -3,6 +3,7 @@ may open. Built from AppConfig; a runner made without one (scripts, unit tests) 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from dataclasses import dataclass, replace
@@ -17,6 +18,11 @@ LORA_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt")
 VIDEO_FIELDS = ("video", "first_clip", "last_clip", "mask_video")
 
 
+def owner_digest(owner: str) -> str:
+    """The folder name of one owner's handed-out files (ui/owned_files.py)."""
+    return hashlib.sha256(owner.encode()).hexdigest()[:32]
+
+
 @dataclass(frozen=True)
 class JobPolicy:
     """max_queued_jobs / max_clip_seconds: 0 = no limit. lora_folder: the only folder local LoRA files are
@@ -27,16 +33,27 @@ class JobPolicy:
     max_queued_jobs: int = 0
     max_clip_seconds: float = 0.0
     upload_roots: tuple[Path, ...] = ()  # input files must lie under one of these (set by the UI); () = any
+    owned_root: Path | None = None  # the folder of files handed to one owner each (ui/owned_files.py)
 
-    def check_uploads(self, files: list[tuple[str, str]]) -> None:
+    def check_uploads(self, files: list[tuple[str, str]], owner: str = "") -> None:
         """Each (field, path) must be a file uploaded to (or made by) the app, decided from the path alone: a
-        server path is refused without looking at it, so its existence is never revealed."""
+        server path is refused without looking at it, so its existence is never revealed. A file handed to one
+        owner (a restored input) is that owner's input only; to anyone else it answers like a server path."""
         if not self.upload_roots:
             return
         for name, path in files:
             absolute = Path(os.path.abspath(path))
-            if not any(absolute.is_relative_to(root) for root in self.upload_roots):
+            if not any(absolute.is_relative_to(root) for root in self.upload_roots) or self._foreign(absolute, owner):
                 raise InputError(name, "expects an uploaded file; a path on the server is not accepted.")
+
+    def _foreign(self, path: Path, owner: str) -> bool:
+        """Under another owner's folder of handed-out files (compared resolved, as Gradio serves them)."""
+        if self.owned_root is None:
+            return False
+        path, root = path.resolve(), self.owned_root.resolve()
+        if not path.is_relative_to(root) or path == root:
+            return False
+        return path.relative_to(root).parts[0] != owner_digest(owner)
 
     @classmethod
     def from_config(cls, config) -> "JobPolicy":

@@ -110,7 +110,7 @@ class JobRunner:
         if windows.is_long(settings):
             self.backends[backend].check_long(request, settings)
         if self.policy is not None:
-            self.policy.check_uploads(list(request.media_fields().items()))
+            self.policy.check_uploads(list(request.media_fields().items()), owner)
             self.policy.check_queue(len(self.store.unfinished(owner)))
             if backend == "local":
                 self.policy.local_loras(settings)

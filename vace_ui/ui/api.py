@@ -12,7 +12,8 @@ The same five functions are the MCP tools of `python app.py --mcp` (Gradio's mcp
 are the tool and parameter descriptions an MCP client lists (Gradio parses the Args/Returns sections), so keep
 them accurate. Over MCP a file is passed as an http(s) URL or a data: URL.
 `/job` returns one of the caller's own jobs by id (another owner's id is "not found"). File
-inputs must be uploads: a server path is refused without being read.
+inputs must be uploads: a server path is refused without being read. A result file is served to its owner only
+(ui/owned_files.py): gradio_client downloads it with the cookies it keeps.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ from ..core.settings import GenerationSettings
 from ..jobs.store import JobStatus
 from ..services import Services
 from .api_schema import SettingsJSON, settings_schema
-from .identity import export_copies, request_viewer
+from .identity import request_viewer
+from .owned_files import hand_over
 
 SETTINGS_DOC = (
     "settings: JSON object of generation settings; `prompt` is required, every other field defaults: "
@@ -84,7 +86,7 @@ def _run(services: Services, build: Callable[[], object], settings, request: gr.
     job = services.runner.run(job.id)
     if job.status is not JobStatus.SUCCEEDED:
         raise gr.Error(f"Job {job.id} {job.status.value}: {job.error}", print_exception=False)
-    return export_copies(job.output_path, services.config.output_dir), _summary(job)
+    return hand_over(job.output_path, services.config.output_dir, owner), _summary(job)
 
 
 class _FileOrText(GradioRootModel):
@@ -281,9 +283,10 @@ def render_api(services: Services) -> None:
         def job(job_text, request: gr.Request):
             """One of your own jobs by id: its result file (when it succeeded) and its record."""
             try:
-                found = request_viewer(services.config, request).job(services.store, (job_text or "").strip())
+                viewer = request_viewer(services.config, request)
+                found = viewer.job(services.store, (job_text or "").strip())
             except KeyError:
                 raise gr.Error(f"No job {job_text}.", print_exception=False) from None
-            return export_copies(found.output_path, services.config.output_dir), _summary(found)
+            return hand_over(found.output_path, services.config.output_dir, viewer.owner), _summary(found)
 
         gr.Button(visible=False).click(job, job_id, [result, record], api_name="job", queue=False)

@@ -15,6 +15,7 @@ from .edit_tab import ClickSegmenter, edit_inputs
 from .handlers import wire
 from .history import render_history
 from .identity import HEAD_SCRIPT, export_dir, file_route
+from .owned_files import OwnedFilesMiddleware, owned_root
 from .settings_tab import render_settings_tab
 from .tabs import extend_inputs, outpaint_inputs, reference_inputs, repaint_inputs
 
@@ -36,11 +37,24 @@ def _upload_roots(*scratch: Path) -> tuple[Path, ...]:
     return (Path(gradio_utils.get_upload_folder()).resolve(), *(Path(folder).resolve() for folder in scratch))
 
 
+def _header(services: Services) -> None:
+    """The title and model banner; on a Space with `hf_oauth: true` also "Sign in with Hugging Face" (jobs then
+    belong to the signed-in user name; Gradio's LoginButton runs the OAuth login and keeps it in its session)."""
+    banner = "# VACE Studio\nCreate and edit video with Wan2.1 VACE.  " + _model_banner(services)
+    if not services.config.hf_login:
+        gr.Markdown(banner, elem_id="banner")
+        return
+    with gr.Row(equal_height=True):
+        gr.Markdown(banner, elem_id="banner")
+        gr.LoginButton(size="sm", scale=0, min_width=240, elem_id="hf-login")
+
+
 def build_app(services: Services) -> gr.Blocks:
     controller = TabController(services)
     if services.runner.policy is not None:  # every file a visitor names must be one they uploaded
         services.runner.policy = replace(services.runner.policy,
-                                         upload_roots=_upload_roots(controller.scratch, export_dir()))
+                                         upload_roots=_upload_roots(controller.scratch, export_dir()),
+                                         owned_root=owned_root())
     clicker = ClickSegmenter(services)
     tab_specs = [
         (Capability.REFERENCE, "Reference", lambda: reference_inputs(clicker, controller.scratch)),
@@ -52,8 +66,7 @@ def build_app(services: Services) -> gr.Blocks:
     finished_events = []
     with gr.Blocks(title="VACE Studio") as demo:
         controller.credentials = gr.State({})  # this session's own keys/URLs from Settings; never stored
-        gr.Markdown("# VACE Studio\nCreate and edit video with Wan2.1 VACE.  " + _model_banner(services),
-                    elem_id="banner")
+        _header(services)
         with gr.Tabs() as tabs:
             rendered = {
                 capability: render_capability_tab(controller, capability, title, build, finished_events.append)
@@ -71,12 +84,16 @@ def build_app(services: Services) -> gr.Blocks:
 
 
 def launch_options(services: Services) -> dict:
-    """Keyword arguments for demo.launch: the page's look, the owner cookie script, the owner-only result route
-    and the upload limit. The output folder is deliberately not in `allowed_paths`: Gradio's file server must
-    never serve job folders."""
+    """Keyword arguments for demo.launch: the page's look, the owner cookie script, the owner-only result route,
+    the owner check on Gradio's file route (ui/owned_files.py) and the upload limit. The output folder is
+    deliberately not in `allowed_paths`: Gradio's file server must never serve job folders."""
+    from starlette.middleware import Middleware
+
     css_path = ASSETS / "style.css"
+    app_kwargs = {"routes": [file_route(services)],
+                  "middleware": [Middleware(OwnedFilesMiddleware, config=services.config)]}
     options = {"css_paths": [css_path] if css_path.exists() else None, "theme": gr.themes.Soft(),
-               "head": HEAD_SCRIPT, "app_kwargs": {"routes": [file_route(services)]},
+               "head": HEAD_SCRIPT, "app_kwargs": app_kwargs,
                "ssr_mode": False}  # the owner-only result route lives on the Python server (Spaces default to SSR)
     if services.config.max_upload_mb:
         options["max_file_size"] = int(services.config.max_upload_mb * 1024 * 1024)

@@ -26,6 +26,7 @@ from ..services import Services
 from .components import ResultPanel, SettingsPanel, result_panel, settings_panel
 from .handlers import wire
 from .identity import request_viewer, result_html
+from .owned_files import owner_folder
 
 GENERATION_FIELDS = [f.name for f in fields(GenerationSettings) if f.name not in ("prompt",)]
 
@@ -116,9 +117,17 @@ class TabController:
             context = for_backend(context, backend.capabilities(), backend.label)
         return request, generation, compile_preview(request, generation, context)
 
-    def preview(self, inputs: TabInputs, settings: SettingsPanel, panel: ResultPanel, data: dict) -> dict:
+    def _folder(self, request: gr.Request | None) -> Path:
+        """A fresh folder for a file shown to this viewer only (a preview, a bundle); a plain scratch folder when
+        called outside a Gradio event (scripts, tests)."""
+        if request is None:
+            return Path(tempfile.mkdtemp(dir=self.scratch))
+        return owner_folder(request_viewer(self.services.config, request).owner)
+
+    def preview(self, inputs: TabInputs, settings: SettingsPanel, panel: ResultPanel, data: dict,
+                request: gr.Request | None = None) -> dict:
         _, generation, compiled = self._compile(inputs, settings, panel, data)
-        path = write_preview(compiled, Path(tempfile.mkdtemp(dir=self.scratch)) / "preview.mp4")
+        path = write_preview(compiled, self._folder(request) / "preview.mp4")
         notes = "\n".join(f"- {note}" for note in compiled.notes)
         refs = f"{len(compiled.references)} reference(s)"
         if compiled.references:
@@ -135,11 +144,10 @@ class TabController:
                 text += f"\n\nLocal run: {estimate.text}."
         return {panel.status: text, panel.preview_video: str(path)}
 
-    def bundle(self, inputs: TabInputs, settings: SettingsPanel, panel: ResultPanel, data: dict) -> dict:
-        request, generation, compiled = self._compile(inputs, settings, panel, data)
-        path = write_bundle(
-            compiled, request, generation, Path(tempfile.mkdtemp(dir=self.scratch)) / "vace_inputs.zip"
-        )
+    def bundle(self, inputs: TabInputs, settings: SettingsPanel, panel: ResultPanel, data: dict,
+               request: gr.Request | None = None) -> dict:
+        capability_request, generation, compiled = self._compile(inputs, settings, panel, data)
+        path = write_bundle(compiled, capability_request, generation, self._folder(request) / "vace_inputs.zip")
         return {panel.status: f"Bundle ready: {compiled.num_frames} frames, {compiled.width}x{compiled.height}, "
                               f"{len(compiled.references)} reference(s).", panel.bundle_file: str(path)}
 
@@ -222,10 +230,15 @@ def render_capability_tab(
                 backends = [(backend.label, key) for key, backend in controller.services.backends.items()]
                 panel = result_panel(name, backends, controller.services.config.backend)
     every = inputs.components | settings.components | {panel.backend}
-    wire(panel.preview_button.click, lambda data: controller.preview(inputs, settings, panel, data), every,
-         {panel.status, panel.preview_video}, concurrency_id="preview")
-    wire(panel.bundle_button.click, lambda data: controller.bundle(inputs, settings, panel, data), every,
-         {panel.status, panel.bundle_file}, concurrency_id="preview")
+
+    def preview(data: dict, request: gr.Request = None):
+        return controller.preview(inputs, settings, panel, data, request)
+
+    def bundle(data: dict, request: gr.Request = None):
+        return controller.bundle(inputs, settings, panel, data, request)
+
+    wire(panel.preview_button.click, preview, every, {panel.status, panel.preview_video}, concurrency_id="preview")
+    wire(panel.bundle_button.click, bundle, every, {panel.status, panel.bundle_file}, concurrency_id="preview")
 
     def create(data: dict, request: gr.Request):
         return controller.create(inputs, settings, panel, data, request)

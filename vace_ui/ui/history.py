@@ -13,7 +13,8 @@ from ..core.settings import GenerationSettings
 from ..jobs.store import Job, JobStore
 from .capability_tab import RenderedTab, format_job
 from .handlers import wire
-from .identity import export_copies, request_viewer, result_html
+from .identity import request_viewer, result_html
+from .owned_files import hand_over
 
 COLUMNS = ["Job", "Started", "Capability", "Backend", "Status", "Prompt", "Seconds"]
 
@@ -69,13 +70,14 @@ def render_history(store: JobStore, tabs: gr.Tabs, rendered: dict[Capability, Re
             gr.Warning("History: select a job in the table first (click its row), then press Restore.")
             return {}
         try:
-            job = request_viewer(config, request).job(store, job_id)
+            viewer = request_viewer(config, request)
+            job = viewer.job(store, job_id)
         except KeyError:
             gr.Warning(f"No job {job_id}.")
             return {}
         target = rendered[Capability(job.capability)]
         updates = target.settings.values_for(GenerationSettings.from_dict(job.settings))
-        saved = export_copies(job.request, config.output_dir)  # copies: the output folder is never exposed
+        saved = hand_over(job.request, config.output_dir, viewer.owner)  # copies served to this viewer only
         updates.update(target.inputs.restore(request_from_dict(job.capability, saved)))
         updates[target.result.video] = result_html(job)
         updates[target.result.status] = f"Restored from History.\n\n{format_job(job)}"

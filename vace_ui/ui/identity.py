@@ -1,11 +1,14 @@
 """Who is asking: the owner of the jobs a request may see, and the route that serves result files to their owner.
 
-- With a login (`--auth`, a Space's OAuth), the owner is the user name.
+- With a login, the owner is the user name: `--auth`'s (`user:NAME`), or on a Space with `hf_oauth: true` the
+  Hugging Face account signed in with the page's gr.LoginButton (`hf:NAME`, gr.OAuthProfile.username).
 - Without one, a random id the page keeps in the browser (localStorage, mirrored into the `vace_owner` cookie by
-  `HEAD_SCRIPT`): it survives reloads and app restarts. API clients without the cookie own their Gradio session.
+  `HEAD_SCRIPT`): it survives reloads and app restarts. A gradio_client is handed such a cookie with its first
+  answer (ui/owned_files.py); a caller with no cookie at all (Gradio's MCP server) owns its Gradio session.
 Owners are stored hashed, so the store never holds a usable browser id. Results are never exposed through
 Gradio's file server (the output folder is not in `allowed_paths`): the page plays them from `/vace/file/...`,
-which answers 404 unless the requester owns the job (or is an admin).
+which answers 404 unless the requester owns the job (or is an admin). Copies handed to one owner through Gradio's
+own file route are owner-checked too (ui/owned_files.py).
 """
 
 from __future__ import annotations
@@ -15,8 +18,9 @@ import hashlib
 import html
 import os
 import re
-import shutil
 import tempfile
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,17 +71,42 @@ class Viewer:
         return store.get(str(job_id), self.owners)
 
 
-def owner_of(username: str | None, cookie: str | None, session_hash: str | None) -> str:
+def owner_of(username: str | None, cookie: str | None, session_hash: str | None,
+             hf_username: str | None = None) -> str:
     if username:
         return f"user:{username}"
+    if hf_username:
+        return f"hf:{hf_username}"
     if cookie and _VALID_ID.match(cookie):
         return _hashed("browser", cookie)
     return _hashed("session", session_hash or "none")
 
 
-def viewer_of(config, username: str | None, cookie: str | None, session_hash: str | None) -> Viewer:
-    return Viewer(owner_of(username, cookie, session_hash), admin=bool(username) and username in config.admin_users,
-                  legacy=not config.shared)
+def viewer_of(config, username: str | None, cookie: str | None, session_hash: str | None,
+              hf_username: str | None = None) -> Viewer:
+    login = username or hf_username
+    return Viewer(owner_of(username, cookie, session_hash, hf_username),
+                  admin=bool(login) and login in config.admin_users, legacy=not config.shared)
+
+
+def oauth_username(source) -> str | None:
+    """The Hugging Face user signed in on a Space (gr.LoginButton), from the OAuth session Gradio keeps in its
+    signed `session` cookie; None when nobody is signed in, the login expired, or the app has no OAuth.
+    `source`: a gr.Request or a Starlette request."""
+    from gradio import OAuthProfile
+
+    underlying = getattr(source, "request", None) or source
+    scope = getattr(underlying, "scope", None)
+    session = scope.get("session") if isinstance(scope, dict) else None
+    info = session.get("oauth_info") if isinstance(session, Mapping) else None
+    if not isinstance(info, Mapping) or not isinstance(info.get("userinfo"), Mapping):
+        return None
+    if info.get("expires_at") is not None and info["expires_at"] < time.time():
+        return None
+    try:
+        return OAuthProfile(dict(info["userinfo"])).username or None
+    except KeyError:
+        return None
 
 
 def request_viewer(config, request) -> Viewer:
@@ -86,7 +115,20 @@ def request_viewer(config, request) -> Viewer:
         return viewer_of(config, None, None, None)
     cookies = getattr(request, "cookies", None) or {}
     return viewer_of(config, getattr(request, "username", None), cookies.get(COOKIE),
-                     getattr(request, "session_hash", None))
+                     getattr(request, "session_hash", None), oauth_username(request))
+
+
+def http_viewer(config, request) -> Viewer | None:
+    """The viewer of a plain HTTP request (a Starlette request) to the app; None when `--auth` wants a login
+    and the request has none."""
+    app = request.scope.get("app")
+    cookie_id = getattr(app, "cookie_id", "")
+    cookies = request.cookies
+    token = cookies.get(f"access-token-{cookie_id}") or cookies.get(f"access-token-unsecure-{cookie_id}")
+    username = getattr(app, "tokens", {}).get(token) if token else None
+    if getattr(app, "auth", None) and not username:
+        return None
+    return viewer_of(config, username, request.cookies.get(COOKIE), None, oauth_username(request))
 
 
 def result_url(job: Job) -> str:
@@ -110,24 +152,8 @@ def result_html(job: Job | None) -> str:
 
 @functools.cache
 def export_dir() -> Path:
+    """Scratch folder for copies handed to a caller known only by its Gradio session (see ui/owned_files.py)."""
     return Path(tempfile.mkdtemp(prefix="vace-export-"))
-
-
-def export_copies(data, output_dir: Path):
-    """`data` (a job's request, or a path) with every file inside the output folder replaced by a copy in a
-    scratch folder, for handing to a Gradio component (its own cache then serves the copy to this session): the
-    output folder itself is never exposed to Gradio's file server."""
-    if isinstance(data, dict):
-        return {key: export_copies(value, output_dir) for key, value in data.items()}
-    if isinstance(data, list):
-        return [export_copies(item, output_dir) for item in data]
-    if isinstance(data, str) and data:
-        path = Path(data)
-        if path.is_absolute() and path.is_file() and path.resolve().is_relative_to(Path(output_dir).resolve()):
-            target = Path(tempfile.mkdtemp(dir=export_dir())) / path.name
-            shutil.copyfile(path, target)
-            return str(target)
-    return data
 
 
 def pinned_file_response(path: str | Path, **options):
@@ -175,13 +201,9 @@ def file_route(services):
     config, store = services.config, services.store
 
     async def serve(request):
-        app = request.app
-        token = request.cookies.get(f"access-token-{getattr(app, 'cookie_id', '')}") or \
-            request.cookies.get(f"access-token-unsecure-{getattr(app, 'cookie_id', '')}")
-        username = getattr(app, "tokens", {}).get(token) if token else None
-        if getattr(app, "auth", None) and not username:
+        viewer = http_viewer(config, request)
+        if viewer is None:
             return Response("Not logged in.", status_code=401)
-        viewer = viewer_of(config, username, request.cookies.get(COOKIE), None)
         try:
             job = viewer.job(store, request.path_params["job_id"])
         except KeyError:
