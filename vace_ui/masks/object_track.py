@@ -15,20 +15,22 @@ resampling. Per frame:
    outline included, onto the current frame, or, where OpenCV lacks it, by following the keyframe's own corners
    into the current frame warped back to keyframe coordinates. Either removes the drift that chaining frame to
    frame accumulates; the refinement is kept only if it matches the keyframe better.
-3. Occlusion: a pixel of the warped shape is cut from the mask when the object's appearance template (keyframe
-   colours, slowly updated from visible pixels) does not explain its 5x5 neighbourhood, and neither does the
-   previous frame's visible object moved by the object's motion. A covered pixel stays covered while it does not
-   look like the object; a part revealed again matches the template and comes back.
+3. Shape and visibility, by default (`TrackerConfig.residual`) per pixel in `deform.py`: dense flow on top of
+   the global motion follows bending, and each frame a pixel is kept only where the keyframe's own colours
+   explain it (an occluder is cut the frame it arrives, what it uncovers is back the frame it leaves). With
+   `residual=False`, the earlier test: a pixel is cut when neither the slowly updated appearance template nor
+   the previous frame moved by the object's motion explains its 5x5 neighbourhood.
 
-Limits (measured in bench/tracking.py): the outline follows global motion (similarity / affine), not local
-bending; and the occlusion test assumes the object keeps its looks, so a strongly deforming subject (a waving
-flag, cloth) can lose patches to it: use `TrackerConfig(occlusion=False)` there, or SAM refinement.
+Limits (measured in bench/tracking.py): the appearance test assumes the object keeps its keyframe looks, so a
+strongly deforming subject (a waving flag folding new texture in at its edges) loses patches to it: use
+`TrackerConfig(occlusion=False)` there, SAM refinement, or a learned tracker.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from .deform import Deformation
 from .work_frames import TrackerConfig, WorkFrames
 
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1 (exclusive) in work-resolution pixels
@@ -131,6 +133,7 @@ class ObjectTrack:
         if not self.empty:
             self._add_points(self.prev_gray)
         self.anchors = self.points.copy()  # keyframe corners, for re-anchoring without ECC
+        self.deformation = Deformation(clip, index, self.key_full, self.key_small, config) if config.residual else None
 
     # ----- motion -------------------------------------------------------------------------------------------
     def _add_points(self, gray: np.ndarray) -> None:
@@ -345,6 +348,16 @@ class ObjectTrack:
         part = self.template[y0:y1, x0:x1]
         part[seen] = (1.0 - rate) * part[seen] + rate * current[seen]
 
+    def _step_nonrigid(self, gray: np.ndarray, color: np.ndarray, affine: np.ndarray) -> np.ndarray:
+        mask, self.visible, self.occluded = self.deformation.step(gray, color, affine)
+        self.velocity = (_to3(affine) @ np.linalg.inv(_to3(self.affine)))[:2]
+        self.affine = affine
+        self.prev_gray, self.prev_color = gray, color
+        self.frames_done += 1
+        if self.frames_done % 4 == 0 or len(self.points) < self.config.max_points // 3:
+            self._add_points(gray)
+        return mask
+
     # ----- one frame ----------------------------------------------------------------------------------------
     def step(self, index: int) -> np.ndarray:
         """Advance to frame `index` (the next one in this direction); return its (H, W) bool full-size mask."""
@@ -354,6 +367,10 @@ class ObjectTrack:
             return np.zeros(full_shape, dtype=bool)
         gray, color = clip.gray[index], clip.color[index]
         affine = self._estimate_motion(gray, color)
+        if not 0.05 < abs(np.linalg.det(affine[:, :2])) < 20:  # a degenerate fit (a sliver left): hold still
+            affine = self.affine
+        if self.config.residual:
+            return self._step_nonrigid(gray, color, affine)
         step = (_to3(affine) @ np.linalg.inv(_to3(self.affine)))[:2]  # previous frame -> current frame
         amodal = cv2.warpAffine(self.key_small, affine, clip.size, flags=cv2.INTER_LINEAR) >= 128
         box = _box(amodal, 3)

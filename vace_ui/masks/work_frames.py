@@ -26,6 +26,10 @@ class TrackerConfig:
     occlusion: bool = True  # cut occluders out of the mask (appearance test, see the module docstring)
     deform_px: int = 0  # the appearance test tolerates local deformation of this many pixels
     photometric_limit: float = 15.0  # mean colour error (0-255) over 5x5 below which a pixel is still the object
+    residual: bool = True  # per-pixel residual flow on top of the global motion (non-rigid subjects)
+    residual_margin: int = 12  # room around the globally moved shape for the residual flow (work pixels)
+    residual_inset: int = 4  # residual flow is trusted this far inside the outline, extended outwards from there
+    residual_smooth: float = 2.0  # Gaussian sigma (work pixels) of the filled-in residual field's smoothing
     template_rate: float = 0.1  # how fast the appearance template follows the visible object (0 = keyframe only)
 
 
