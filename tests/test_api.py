@@ -56,6 +56,14 @@ def test_edit_takes_the_tracker_last(client, media_dir):
                        0, None, "tracking", 0.0, SETTINGS, "exact", True, "sam9", api_name="/edit")
 
 
+def test_edit_takes_a_mask_text_last(client, media_dir):
+    """A text prompt instead of a painted mask: the tiny random SAM 3 masks every frame (noise, wiring only)."""
+    path, job = client.predict(handle_file(str(media_dir / "square.mp4")), None, 0, None, "fixed", 0.0, SETTINGS,
+                               "exact", True, "flow", "the dog", api_name="/edit")
+    assert probe_video(path).frame_count == 9
+    assert any("SAM 3 text prompt 'the dog'" in note for note in job["notes"])
+
+
 def test_extend(client, media_dir):
     path, _ = client.predict(handle_file(str(media_dir / "square30.mp4")), None, None,
                              handle_file(str(media_dir / "ref.png")), SETTINGS, api_name="/extend")

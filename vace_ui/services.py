@@ -81,6 +81,25 @@ class VideoTrackers:
                 self._built[name] = video_trackers.VideoTracker(name, source, device, allow_downloads=allow)
         return name, self._built[name]
 
+    def text(self):
+        """The SAM 3 text segmenter (masks/text_masks.py), built once; TrackerWeightsMissing naming the files and
+        the folder when its weights are missing. `tiny-random`: a random-weight one (tests)."""
+        from .annotators.weights import downloads_allowed
+        from .masks import text_masks
+
+        if "text" not in self._built:
+            if self.config.tracker_model == "tiny-random":
+                from .masks.tiny_trackers import build_tiny_text
+
+                model, processor = build_tiny_text()
+                self._built["text"] = text_masks.TextSegmenter(model=model, processor=processor, device="cpu")
+            else:
+                allow = downloads_allowed()
+                source = text_masks.find_text_weights(self.config.models_dir, allow)
+                device = None if self.config.device == "auto" else self.config.device
+                self._built["text"] = text_masks.TextSegmenter(source, device, allow_downloads=allow)
+        return self._built["text"]
+
 
 @dataclass
 class Services:
@@ -128,6 +147,6 @@ def create_services(config: AppConfig) -> Services:
     backends.update({name: backend(provider=config.provider(name)) for name, backend in REMOTE_BACKENDS.items()})
     cache, sam, trackers = ControlCache(), SamModels(config.sam_model), VideoTrackers(config)
     runner = JobRunner(store, backends, context_factory=partial(file_context, cache=cache, refiner=sam.refiner,
-                                                                trackers=trackers.get),
+                                                                trackers=trackers.get, segmenter=trackers.text),
                        policy=JobPolicy.from_config(config), folders={"models": config.models_dir})
     return Services(config, store, backends, runner, cache, sam, trackers)

@@ -47,6 +47,8 @@ Annotate = Callable[..., Iterator[np.ndarray]]
 # (frames (N, H, W, 3), {output frame: (H, W) bool}, cut_occluders=bool, tracker=str) -> (N, H, W) bool, or
 # ((N, H, W) bool, the name of the tracker that made them) when the context resolves `auto` itself
 Track = Callable[..., np.ndarray]
+# (frames (N, H, W, 3), text) -> (N, H, W) bool: what a text prompt names, on every frame (SAM 3)
+Segment = Callable[..., np.ndarray]
 
 
 @dataclass
@@ -56,6 +58,7 @@ class CompileContext:
     media: MediaSource
     annotate: Annotate | None = None
     track: Track | None = None
+    segment: Segment | None = None
     sizes: tuple[tuple[int, int], ...] = ()  # the only output sizes the target backend accepts (empty: any)
     sizes_from: str = ""  # that backend's name, for the notes
     window: tuple[int, int] | None = None  # (start, end) output frames of one window of a long video (None: all)

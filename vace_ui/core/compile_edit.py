@@ -63,6 +63,8 @@ def compile_edit(request: EditRequest, settings: GenerationSettings, ctx: Compil
     if request.mask_video:
         masks = _mask_video_on_canvas(ctx, request.mask_video, clip)
         notes.append("mask: from the mask video, frame for frame")
+    elif request.mask_text.strip():
+        masks = _text_masks(ctx, request, clip, notes)
     else:
         keyframes = _keyframes_on_canvas(ctx, request, clip)
         windowed = clip.whole is not None
@@ -94,6 +96,33 @@ def compile_edit(request: EditRequest, settings: GenerationSettings, ctx: Compil
     video[masks] = C.NEUTRAL_GRAY
     refs = fit_references(ctx, request.references, width, height)
     return VaceInputs(video, masks, refs, notes, conditioning_scale=settings.conditioning_scale)
+
+
+def _text_masks(ctx: CompileContext, request: EditRequest, clip, notes: list[str]) -> np.ndarray:
+    """SAM 3's masks for the text on every frame; painted keyframes correct them from their frame on (tracked
+    through the rest of the clip by the chosen tracker)."""
+    if ctx.segment is None:
+        raise InputError("mask_text", "text prompts are not available here; paint the mask instead.")
+    text = " ".join(request.mask_text.split())
+    masks = np.asarray(ctx.segment(clip.frames, text)).astype(bool)
+    if masks.shape != clip.frames.shape[:3]:
+        raise InputError("mask_text", f"the text masks are {masks.shape}; the clip is {clip.frames.shape[:3]}.")
+    notes.append(f"mask: SAM 3 text prompt {text!r} on every frame")
+    keyframes = _keyframes_on_canvas(ctx, request, clip) if request.keyframes else {}
+    if clip.whole is not None:
+        keyframes = {frame - clip.offset: mask for frame, mask in keyframes.items()
+                     if 0 <= frame - clip.offset < len(masks)}
+    if keyframes:
+        if ctx.track is None:
+            raise InputError("mask_type", "corrections need tracking, which is not available here.")
+        first = min(keyframes)
+        shifted = {frame - first: mask for frame, mask in keyframes.items()}
+        tracked = ctx.track(clip.frames[first:], shifted, cut_occluders=request.cut_occluders,
+                            tracker=request.tracker.value)
+        tracked, by = tracked if isinstance(tracked, tuple) else (tracked, request.tracker.value)
+        masks[first:] = np.asarray(tracked).astype(bool)
+        notes.append(f"mask: corrected from output frame {first} on (keyframes {sorted(keyframes)}, {by} tracker)")
+    return masks
 
 
 def _keyframes_on_canvas(ctx: CompileContext, request: EditRequest, clip) -> dict[int, np.ndarray]:

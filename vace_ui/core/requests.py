@@ -133,12 +133,20 @@ class EditRequest(Schema):
     references: tuple[ReferenceImage, ...] = ()
     cut_occluders: bool = True  # tracking: things passing in front are cut out of the mask (off for bending subjects)
     tracker: TrackerChoice = TrackerChoice.FLOW  # tracking: flow (no weights), sam2, sam3, edgetam or auto
+    # Text prompt ("the dog"): SAM 3 finds it on every frame; keyframes then correct it from their frame on.
+    mask_text: str = ""
     capability = Capability.EDIT
 
     def validate(self) -> None:
         _require("video", self.video, "a video")
-        if not self.keyframes and not self.mask_video:
-            raise InputError("mask", "is missing; paint the region to edit, or upload a mask image or mask video.")
+        if self.mask_text.strip():
+            if self.mask_video:
+                raise InputError("mask_text", "give either a text prompt or a mask video, not both.")
+            if len(self.mask_text) > 200:
+                raise InputError("mask_text", "is too long; name the subject in a few words.")
+        elif not self.keyframes and not self.mask_video:
+            raise InputError("mask", "is missing; paint the region to edit, name it in the mask text box, or upload "
+                                     "a mask image or mask video.")
         if self.keyframes and self.mask_video:
             raise InputError("mask", "give either mask images or a mask video, not both.")
         for keyframe in self.keyframes:

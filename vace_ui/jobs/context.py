@@ -32,12 +32,15 @@ class FileMedia:
 def file_context(progress: Callable[[str, int, int], None] | None = None,
                  cache: ControlCache | None = None,
                  refiner: Callable[[], object | None] | None = None,
-                 trackers: Callable[[str], tuple[str, object | None]] | None = None) -> CompileContext:
+                 trackers: Callable[[str], tuple[str, object | None]] | None = None,
+                 segmenter: Callable[[], object] | None = None) -> CompileContext:
     """A CompileContext over real files. `progress(label, done, total)` hears about annotation progress; `cache`
     serves control videos computed before for the same clip and fills it with new ones; `refiner()` gives the
     per-frame segment-anything refiner for tracking (None: flow tracking alone), asked only when tracking runs;
     `trackers(choice)` turns a tracker choice into (tracker name, learned tracker or None for flow), raising when
-    the chosen one's weights are missing (services.Services.video_tracker). Without it only `flow` is offered."""
+    the chosen one's weights are missing (services.Services.video_tracker). Without it only `flow` is offered.
+    `segmenter()` gives the SAM 3 text segmenter for a mask text (masks/text_masks.py), asked only when one is
+    given; it raises, naming files and folder, when SAM 3's weights are missing."""
     from .. import annotators
 
     def annotate(kind, frames, total, source=None):
@@ -68,4 +71,9 @@ def file_context(progress: Callable[[str, int, int], None] | None = None,
                             **({"on_mask": on_mask} if on_mask is not None else {}))
         return masks, "flow"
 
-    return CompileContext(media=FileMedia(), annotate=annotate, track=track)
+    def segment(frames, text: str):
+        report = (lambda done, count: progress(f"finding {text!r} (SAM 3)", done, count)) if progress else None
+        return segmenter().segment(frames, text, progress=report)
+
+    return CompileContext(media=FileMedia(), annotate=annotate, track=track,
+                          segment=segment if segmenter is not None else None)

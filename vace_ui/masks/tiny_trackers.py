@@ -68,22 +68,66 @@ def build_tiny(name: str, seed: int = 0):
             perceiver_resampler_num_layers=1, **_common())
         return _present(transformers.EdgeTamVideoModel(config)), _sam2_processor()
     if name == "sam3":
-        patch = 14
-        side = IMAGE // 16 * patch  # a ViT grid of IMAGE/16 tokens at patch 14; FPN scales 4, 2, 1 make the levels
-        grid = side // patch
-        vision = dict(model_type="sam3_vision_model", fpn_hidden_size=HIDDEN,
-                      backbone_feature_sizes=[[grid * 4] * 2, [grid * 2] * 2, [grid] * 2],
-                      backbone_config=dict(model_type="sam3_vit_model", hidden_size=32, intermediate_size=64,
-                                           num_hidden_layers=2, num_attention_heads=2, image_size=side,
-                                           patch_size=patch, window_size=grid, global_attn_indexes=[1],
-                                           pretrain_image_size=side))
-        common = _common()
-        common["prompt_encoder_config"] = dict(common["prompt_encoder_config"], image_size=side, patch_size=patch)
-        common["memory_attention_rope_feat_sizes"] = [grid, grid]
-        config = transformers.Sam3TrackerVideoConfig(vision_config=vision, image_size=side,
-                                                     memory_attention_feed_forward_hidden_size=64, **common)
+        config = build_tiny_config_sam3()
+        side = config.image_size
         size = {"height": side, "width": side}
         processor = transformers.Sam3TrackerVideoProcessor(transformers.Sam2ImageProcessor(size=size),
                                                            transformers.Sam2VideoVideoProcessor(size=size))
         return _present(transformers.Sam3TrackerVideoModel(config)), processor
     raise ValueError(f"no tiny build for tracker {name!r}")
+
+
+def build_tiny_config_sam3():
+    """The tiny SAM 3 tracker config (a ViT at patch 14, the levels made by the FPN's scales)."""
+    import transformers
+
+    patch = 14
+    side = IMAGE // 16 * patch  # a ViT grid of IMAGE/16 tokens at patch 14; FPN scales 4, 2, 1 make the levels
+    grid = side // patch
+    vision = dict(model_type="sam3_vision_model", fpn_hidden_size=HIDDEN,
+                  backbone_feature_sizes=[[grid * 4] * 2, [grid * 2] * 2, [grid] * 2],
+                  backbone_config=dict(model_type="sam3_vit_model", hidden_size=32, intermediate_size=64,
+                                       num_hidden_layers=2, num_attention_heads=2, image_size=side,
+                                       patch_size=patch, window_size=grid, global_attn_indexes=[1],
+                                       pretrain_image_size=side))
+    common = _common()
+    common["prompt_encoder_config"] = dict(common["prompt_encoder_config"], image_size=side, patch_size=patch)
+    common["memory_attention_rope_feat_sizes"] = [grid, grid]
+    return transformers.Sam3TrackerVideoConfig(vision_config=vision, image_size=side,
+                                               memory_attention_feed_forward_hidden_size=64, **common)
+
+
+def build_tiny_text(seed: int = 0):
+    """(model, processor): a tiny random-weight SAM 3 video model (detector with its CLIP text encoder, and tracker)
+    and its processor with a small word-level tokenizer. Detection thresholds are 0 and the tracker says "object
+    present", so random weights still yield masks on every frame (noise; only the wiring is real)."""
+    import torch
+    import transformers
+    from tokenizers import Tokenizer, models, pre_tokenizers, processors
+
+    torch.manual_seed(seed)
+    tracker = build_tiny_config_sam3()
+    side = tracker.image_size
+    size = {"height": side, "width": side}
+    small = dict(hidden_size=HIDDEN, num_layers=1, num_attention_heads=2, intermediate_size=64)
+    text = dict(model_type="clip_text_model", vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                num_attention_heads=2, max_position_embeddings=32, projection_dim=32, pad_token_id=0, bos_token_id=1,
+                eos_token_id=2)
+    detector = dict(vision_config=tracker.vision_config.to_dict(), text_config=text, geometry_encoder_config=small,
+                    detr_encoder_config=small, detr_decoder_config=dict(small, num_queries=8),
+                    mask_decoder_config=dict(hidden_size=HIDDEN, num_attention_heads=2))
+    config = transformers.Sam3VideoConfig(detector_config=detector, tracker_config=tracker.to_dict(),
+                                          low_res_mask_size=side // 4 * 4, score_threshold_detection=0.0,
+                                          new_det_thresh=0.0, hotstart_delay=0, det_nms_thresh=0.5)
+    model = transformers.Sam3VideoModel(config).eval()
+    _present(model.tracker_model)
+    words = ["<pad>", "<s>", "</s>", "<unk>", "the", "a", "all", "dog", "people", "cat", "person", "car"]
+    backend = Tokenizer(models.WordLevel({word: i for i, word in enumerate(words)}, unk_token="<unk>"))
+    backend.pre_tokenizer = pre_tokenizers.Whitespace()
+    backend.post_processor = processors.TemplateProcessing(single="<s> $A </s>", special_tokens=[("<s>", 1),
+                                                                                                 ("</s>", 2)])
+    tokenizer = transformers.PreTrainedTokenizerFast(tokenizer_object=backend, pad_token="<pad>", unk_token="<unk>",
+                                                     bos_token="<s>", eos_token="</s>")
+    processor = transformers.Sam3VideoProcessor(transformers.Sam2ImageProcessor(size=size),
+                                                transformers.Sam2VideoVideoProcessor(size=size), tokenizer)
+    return model, processor

@@ -5,8 +5,8 @@ GenerationSettings fields (prompt required, a string or, for a long video, a lis
 everything else defaults; num_frames above window_frames runs sliding windows), and returns the result MP4 and the job
 record. `settings` may also name the `backend` (local, dashscope, wavespeed, replicate, comfyui, jiekou). Errors
 come back as messages (gradio_client raises AppError with the text), never tracebacks. Defaults are the request
-dataclasses' own (core/requests.py). /edit takes mask_shape, cut_occluders and tracker (flow, sam2, sam3, edgetam,
-auto) after `settings`.
+dataclasses' own (core/requests.py). /edit takes mask_shape, cut_occluders, tracker (flow, sam2, sam3, edgetam,
+auto) and mask_text (a SAM 3 text prompt) after `settings`.
 
 The same five functions are the MCP tools of `python app.py --mcp` (Gradio's mcp_server=True): their docstrings
 are the tool and parameter descriptions an MCP client lists (Gradio parses the Args/Returns sections), so keep
@@ -191,13 +191,15 @@ def render_api(services: Services) -> None:
         mask_shape = gr.Textbox(label="mask_shape", value=edit_default.mask_shape.value)
         cut_occluders = gr.Checkbox(label="cut_occluders", value=edit_default.cut_occluders)
         tracker = gr.Textbox(label="tracker", value=edit_default.tracker.value)
+        mask_text = gr.Textbox(label="mask_text", value=edit_default.mask_text)
 
         @_documented
         def edit(video: str, mask_image: str | None = None, mask_frame: int = 0, mask_video: str | None = None,
                  mask_type: str = edit_default.mask_type.value, expand_ratio: float = edit_default.expand_ratio,
                  settings: dict = REQUIRED, mask_shape: str = edit_default.mask_shape.value,
                  cut_occluders: bool = edit_default.cut_occluders,
-                 tracker: str = edit_default.tracker.value, request: gr.Request = None) -> tuple[str, dict]:
+                 tracker: str = edit_default.tracker.value, mask_text: str = edit_default.mask_text,
+                 request: gr.Request = None) -> tuple[str, dict]:
             """Regenerate a masked region of a video from the prompt (local edit / inpaint); the rest is kept.
 
             Args:
@@ -211,6 +213,8 @@ def render_api(services: Services) -> None:
                 mask_shape: 'exact', 'box' (bounding box per frame) or 'hull' (convex hull per frame).
                 cut_occluders: when tracking, cut things passing in front out of the mask.
                 tracker: how a tracking mask follows the object: flow, sam2, sam3, edgetam or auto.
+                mask_text: name what to regenerate ('the dog', 'all people'): SAM 3 masks it on every frame (needs
+                    its weights); a mask_image then corrects it from mask_frame on.
             Returns:
                 {returns}
             """
@@ -220,12 +224,13 @@ def render_api(services: Services) -> None:
                     "video": video or "", "keyframes": keyframes, "mask_video": mask_video or None,
                     "mask_type": mask_type or edit_default.mask_type.value, "expand_ratio": expand_ratio,
                     "mask_shape": mask_shape or edit_default.mask_shape.value, "cut_occluders": cut_occluders,
-                    "tracker": tracker or edit_default.tracker.value})
+                    "tracker": tracker or edit_default.tracker.value, "mask_text": mask_text or ""})
             return _run(services, build, settings, request)
 
-        # mask_shape, cut_occluders and tracker come last so that callers of earlier signatures keep working.
+        # mask_shape, cut_occluders, tracker and mask_text come last so that callers of earlier signatures keep
+        # working.
         edit_inputs = [video, mask_image, mask_frame, mask_video, mask_type, expand_ratio, settings, mask_shape,
-                       cut_occluders, tracker]
+                       cut_occluders, tracker, mask_text]
         gr.Button(visible=False).click(edit, edit_inputs, [result, record], api_name="edit", **gpu)
 
         clips = [_file(name) for name in ("first_clip", "last_clip", "first_frame", "last_frame")]

@@ -95,6 +95,7 @@ class EditView:
     cut_occluders: gr.Checkbox
     references: ReferenceSlots
     tracker: gr.Dropdown
+    mask_text: gr.Textbox | None = None
 
     @property
     def shown(self) -> set:
@@ -292,6 +293,7 @@ def build_request(view: EditView, scratch: Path, data: dict) -> EditRequest:
         "expand_ratio": data[view.expand_ratio], "mask_shape": data[view.shape],
         "references": [reference.to_dict() for reference in view.references.references(data)],
         "cut_occluders": data[view.cut_occluders], "tracker": data[view.tracker],
+        "mask_text": data.get(view.mask_text) or "",
     })
 
 
@@ -315,7 +317,7 @@ def restore(view: EditView, saved: EditRequest) -> dict:
         view.keyframe_list: state.describe(), view.mask_type: saved.mask_type.value,
         view.expand_ratio: saved.expand_ratio, view.shape: saved.mask_shape.value,
         **view.references.restore(saved.references),
-        view.cut_occluders: saved.cut_occluders, view.tracker: saved.tracker.value,
+        view.cut_occluders: saved.cut_occluders, view.tracker: saved.tracker.value, view.mask_text: saved.mask_text,
     }
 
 
@@ -341,6 +343,8 @@ def edit_inputs(clicker: ClickSegmenter, scratch: Path, services: Services | Non
     strokes = gr.Textbox(visible="hidden", elem_id="edit-strokes")
     pointer = gr.Textbox(visible="hidden", elem_id="edit-pointer")
     jump = gr.Textbox(visible="hidden", elem_id="edit-jump")
+    mask_text = gr.Textbox(label="Or name it (SAM 3 text prompt; painted frames correct it from there on)",
+                           placeholder="the dog, all people", elem_id="edit-mask-text", max_length=200)
     with gr.Accordion("Or upload a mask", open=False):
         with gr.Row():
             mask_image = gr.Image(label="Mask image (white = edit), on the chosen frame", type="filepath",
@@ -359,7 +363,7 @@ def edit_inputs(clicker: ClickSegmenter, scratch: Path, services: Services | Non
                               info="Learned trackers need their weights in models/trackers (see the README)")
     references = reference_slots("edit-reference", height=140)
     view = EditView(session, video, frame, view_html, timeline, strokes, keyframe_list, mask_image, mask_video,
-                    mask_type, expand_ratio, shape, cut_occluders, references, tracker)
+                    mask_type, expand_ratio, shape, cut_occluders, references, tracker, mask_text)
 
     listed = {session, keyframe_list}
     wire(video.upload, partial(on_video, view), [video, session], listed | {frame} | view.shown)
@@ -381,6 +385,6 @@ def edit_inputs(clicker: ClickSegmenter, scratch: Path, services: Services | Non
              listed | view.shown, concurrency_id="edit-track", show_progress="hidden")
 
     components = {session, video, frame, strokes, mask_image, mask_video, mask_type, expand_ratio, shape,
-                  cut_occluders, tracker} | references.components
+                  cut_occluders, tracker, mask_text} | references.components
     return TabInputs(components, partial(build_request, view, scratch), partial(restore, view),
                      extra_outputs={keyframe_list, view_html, timeline})

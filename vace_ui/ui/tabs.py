@@ -67,7 +67,22 @@ def reference_inputs(clicker: ClickSegmenter, scratch: Path) -> TabInputs:
             target = gr.Dropdown([(f"Reference {i + 1}", i) for i in range(C.MAX_REFERENCES)], value=0,
                                  label="Use as", scale=1)
             use = gr.Button("Use the cut-out", size="sm", elem_id="reference-cut-use", scale=1)
+        with gr.Row():
+            name = gr.Textbox(label="Or name the subject (SAM 3 text prompt)", placeholder="the dog",
+                              elem_id="reference-cut-text", max_length=200, scale=3)
+            by_name = gr.Button("Cut out by name", size="sm", elem_id="reference-cut-by-name", scale=1)
     clicks = gr.State([])
+
+    def on_cut_by_name(image, text):
+        if image is None:
+            raise InputError("Photo", "upload a photo first, then name the subject in it.")
+        mask = clicker.services.trackers.text().segment([image], text)[0]
+        if not mask.any():
+            raise InputError("mask_text", f"SAM 3 found nothing for {' '.join(str(text).split())!r} in the photo; "
+                                          "try other words or click the subject.")
+        path = Path(tempfile.mkdtemp(dir=scratch)) / "subject.png"
+        write_png(path, fit_on_canvas(cut_out(image, mask, crop=True), *image.shape[1::-1]))
+        return {cut: str(path)}
 
     def on_photo_click(image, points, event: gr.SelectData):
         if image is None:
@@ -88,6 +103,7 @@ def reference_inputs(clicker: ClickSegmenter, scratch: Path) -> TabInputs:
     wire(photo.select, on_photo_click, [photo, clicks], {clicks, cut}, concurrency_id="preview")
     wire(photo.upload, lambda: [], None, clicks, quick=True)
     wire(use.click, on_use, [cut, target], {image for image, _ in slots}, quick=True)
+    wire(by_name.click, on_cut_by_name, [photo, name], {cut}, concurrency_id="preview")
 
     def request(data: dict) -> ReferenceRequest:
         return ReferenceRequest(tuple(ReferenceImage(data[image], RefRole(data[role])) for image, role in slots
