@@ -343,8 +343,9 @@ def edit_inputs(clicker: ClickSegmenter, scratch: Path, services: Services | Non
     strokes = gr.Textbox(visible="hidden", elem_id="edit-strokes")
     pointer = gr.Textbox(visible="hidden", elem_id="edit-pointer")
     jump = gr.Textbox(visible="hidden", elem_id="edit-jump")
-    mask_text = gr.Textbox(label="Or name it (SAM 3 text prompt; painted frames correct it from there on)",
-                           placeholder="the dog, all people", elem_id="edit-mask-text", max_length=200)
+    with gr.Accordion("Or name it (SAM 3 text prompt)", open=False):
+        mask_text = gr.Textbox(label="What to mask on every frame; painted frames correct it from there on",
+                               placeholder="the dog, all people", elem_id="edit-mask-text", max_length=200)
     with gr.Accordion("Or upload a mask", open=False):
         with gr.Row():
             mask_image = gr.Image(label="Mask image (white = edit), on the chosen frame", type="filepath",
