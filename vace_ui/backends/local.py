@@ -25,19 +25,22 @@ log = logging.getLogger(__name__)
 HONOURED_SETTINGS = frozenset(
     {"prompt", "negative_prompt", "size", "num_frames", "steps", "guidance_scale", "flow_shift",
      "conditioning_scale", "seed", "solver", "fit", "timing", "loras", "speed_mode", "memory_mode", "vae_tiling",
-     "guidance_scale_2", "boundary_ratio"}
+     "guidance_scale_2", "boundary_ratio", "model"}
 )
 
 
 class LocalBackend(Backend):
-    """Runs `WanVACEPipeline.from_pretrained(model)`. model: catalog/Hugging Face id, local folder or tiny-random."""
+    """Runs `WanVACEPipeline.from_pretrained(model)`. model: catalog/Hugging Face id, local folder or tiny-random.
+
+    `default_model` is the start-up model (VACE_MODEL); a job whose settings name another `model` switches to it
+    (the old pipeline is freed first), and a job without one runs on the default: the choice is per job."""
 
     name = "local"
     label = "Local GPU (diffusers)"
     exclusive = True
 
     def __init__(self, model: str, models_dir: Path, device: str = "auto", measured_path: Path | None = None):
-        self.model = model
+        self.model = self.default_model = model
         self.measured_path = measured_path  # JSON of measured runs that refines estimates (MeasuredStore)
         self.models_dir = Path(models_dir)
         self.requested_device = device
@@ -71,6 +74,31 @@ class LocalBackend(Backend):
             return str(local)
         return self.model
 
+    def model_for(self, settings: GenerationSettings) -> str:
+        return settings.model or self.default_model
+
+    def installed(self, model: str) -> bool:
+        """Whether `model`'s weights are on this machine (models/<folder>, a folder, or the Hugging Face cache)."""
+        if model == TINY_MODEL_ID:
+            return True  # built from configs on first use
+        folder = Path(model) if Path(model).is_dir() else self.models_dir / entry_for(model).folder
+        if (folder / "model_index.json").is_file():
+            return True
+        try:
+            from huggingface_hub import try_to_load_from_cache
+
+            return isinstance(try_to_load_from_cache(model, "model_index.json"), str)
+        except Exception:  # not a hub id
+            return False
+
+    def missing_message(self, model: str, reason: str = "") -> str:
+        """What to do when `model` is not here: its size and the `hf download` command."""
+        entry = entry_for(model)
+        size = f" (about {entry.approx_download_gb:g} GB)" if entry.approx_download_gb else ""
+        why = " and could not be downloaded" + (f" ({reason})" if reason else "") if reason else ""
+        return (f"The model {model}{size} is not on this machine{why}. Download it with:\n"
+                f"  {entry.download_command(self.models_dir)}")
+
     def status(self) -> str:
         source = self.resolve_source()
         if self.is_tiny:
@@ -93,7 +121,8 @@ class LocalBackend(Backend):
         from .local_estimate import MeasuredStore, RunModes, RunShape, estimate_run
 
         try:
-            shape = RunShape.from_settings(self.model, settings, width, height, num_frames, num_references)
+            shape = RunShape.from_settings(self.model_for(settings), settings, width, height, num_frames,
+                                           num_references)
             estimate = estimate_run(shape, RunModes.from_settings(settings), gpu_name=self.gpu_name(),
                                     measured=MeasuredStore(self.measured_path) if self.measured_path else None)
         except InputError:  # a model the estimator does not know (custom folder)
@@ -109,9 +138,10 @@ class LocalBackend(Backend):
 
         device = self.device()
         dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
-        if not device.startswith("cuda") and not self.is_tiny:
-            self.warnings.append("No CUDA GPU: running in float32 on the CPU; a real model takes hours per clip.")
-            log.warning(self.warnings[-1])
+        cpu_warning = "No CUDA GPU: running in float32 on the CPU; a real model takes hours per clip."
+        if not device.startswith("cuda") and not self.is_tiny and cpu_warning not in self.warnings:
+            self.warnings.append(cpu_warning)  # once: each model switch loads again
+            log.warning(cpu_warning)
         source = self.resolve_source()
         try:
             try:
@@ -121,12 +151,9 @@ class LocalBackend(Backend):
                     raise
                 pipe = WanVACEPipeline.from_pretrained(source, dtype=dtype)
         except Exception as error:
-            entry = entry_for(self.model)
-            size = f" (about {entry.approx_download_gb:g} GB)" if entry.approx_download_gb else ""
             raise BackendUnavailable(
-                f"The model {self.model}{size} is not on this machine and could not be downloaded "
-                f"({type(error).__name__}). Download it with:\n  {entry.download_command(self.models_dir)}\n"
-                "then generate again. Everything else in the app keeps working."
+                self.missing_message(self.model, type(error).__name__)
+                + "\nthen generate again. Everything else in the app keeps working."
             ) from None
         if dtype == torch.bfloat16:
             pipe.vae.to(torch.float32)
@@ -153,6 +180,7 @@ class LocalBackend(Backend):
         gc.collect()
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
+        _trim_heap()
         return {"before": before, "after": _memory_now()}
 
     def _set_scheduler(self, pipe, settings: GenerationSettings) -> None:
@@ -197,6 +225,8 @@ class LocalBackend(Backend):
             raise ValueError("the local backend needs compiled VACE inputs")
         timings: dict[str, float] = {}
         start = time.perf_counter()
+        if self.model_for(settings) != self.model:
+            self.use_model(self.model_for(settings))  # this job's model: the previous pipeline is freed first
         reporter.phase(Phase.PREPARE, message=f"loading {self.model}")
         pipe, applied = self._prepare(settings)
         timings["prepare_s"] = time.perf_counter() - start
@@ -301,6 +331,16 @@ def _memory_now() -> dict:
         rss = None
     cuda = torch.cuda.memory_allocated() if torch.cuda.is_available() else None
     return {"rss_bytes": rss, "cuda_allocated_bytes": cuda}
+
+
+def _trim_heap() -> None:
+    """Hand freed heap pages back to the OS (glibc keeps them otherwise, so RSS would not show the release)."""
+    import ctypes
+
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def _expert_kwargs(pipe, settings: GenerationSettings) -> dict:

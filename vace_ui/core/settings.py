@@ -92,7 +92,8 @@ class GenerationSettings:
     num_frames is 4n+1; 81 frames at 16 fps is the trained 5-second clip. seed -1 draws a random seed when the job
     starts (the drawn seed is recorded). flow_shift None means "by size": 3.0 at 480p, 5.0 at 720p (diffusers).
     speed_mode, memory_mode and vae_tiling are honoured by the local backend only, as are guidance_scale_2 and
-    boundary_ratio, which only two-expert models (Wan2.2 VACE-Fun A14B) have (None: the model's own). The enum
+    boundary_ratio, which only two-expert models (Wan2.2 VACE-Fun A14B) have (None: the model's own), and `model`,
+    the job's local model (None: the server's start-up default, VACE_MODEL). The enum
     fields accept their values as strings ("fast") and hold the enum; a value outside the enum is an InputError
     naming the field.
     """
@@ -115,6 +116,7 @@ class GenerationSettings:
     vae_tiling: bool = False
     guidance_scale_2: float | None = None  # two-expert models (Wan2.2 A14B): low-noise expert's guidance; None = same
     boundary_ratio: float | None = None  # two-expert models: switch experts at this fraction of the timesteps
+    model: str | None = None  # local backend: the job's model (catalog id, folder or tiny-random); None = VACE_MODEL
     # Long videos (num_frames > window_frames): sliding windows, each keeping the previous one's last
     # `window_overlap` frames; `color_strength` matches each window's colours to the previous one (0 = off).
     window_frames: int = C.DEFAULT_FRAMES
@@ -224,10 +226,11 @@ _FIELD_TYPES = {
     "prompt": as_str, "negative_prompt": as_str, "size": as_str, "num_frames": as_int, "steps": as_int,
     "guidance_scale": as_float, "flow_shift": as_float, "conditioning_scale": as_float, "seed": as_int,
     "solver": _as_is, "fit": _as_is, "timing": _as_is, "loras": None, "speed_mode": _as_is, "memory_mode": _as_is,
-    "vae_tiling": as_bool, "guidance_scale_2": as_float, "boundary_ratio": as_float, "window_frames": as_int,
+    "vae_tiling": as_bool, "guidance_scale_2": as_float, "boundary_ratio": as_float, "model": as_str,
+    "window_frames": as_int,
     "window_overlap": as_int, "color_strength": as_float,
 }  # the enum fields are checked by __post_init__ (coerce_enum), naming the field too
-_OPTIONAL = {"flow_shift", "guidance_scale_2", "boundary_ratio"}  # None = "by the model / by size"
+_OPTIONAL = {"flow_shift", "guidance_scale_2", "boundary_ratio", "model"}  # None = "by the model / by size / default"
 
 
 def parse_size(size: str) -> tuple[int, int]:

@@ -45,7 +45,8 @@ SETTINGS_DOC = (
     "timing (resample, every_frame, squeeze), speed_mode (off, balanced, fast), memory_mode (auto, gpu, "
     "model_offload, group_offload, fp8_storage), vae_tiling, loras ([{path, scale}]), and `backend` (local, "
     "dashscope, wavespeed, replicate, comfyui, jiekou), `model` (local only: a catalog id such as "
-    "linoyts/Wan2.2-VACE-Fun-14B-diffusers, a folder or tiny-random; switching frees the previous model), and for "
+    "linoyts/Wan2.2-VACE-Fun-14B-diffusers, a folder or tiny-random, for this job; switching frees the previous "
+    "model), and for "
     "two-expert models guidance_scale_2 and boundary_ratio."
 )
 # Default of `settings` in the endpoint signatures: optional file parameters default to None (so MCP clients may
@@ -77,9 +78,8 @@ def _run(services: Services, build: Callable[[], object], settings, request: gr.
     owner = request_viewer(services.config, request).owner
     try:
         backend = settings.get("backend", services.config.backend) if isinstance(settings, dict) else None
-        if isinstance(settings, dict) and settings.get("model") and backend == "local":
-            # With one GPU slot the "gpu" queue runs one job at a time, so no job holds the old pipeline here.
-            services.local.use_model(str(settings["model"]))
+        # `model` is a setting of this job: the local backend switches to it when the job runs (freeing the old
+        # pipeline) and a job without one runs on VACE_MODEL.
         job = services.runner.create(build(), _settings(settings), backend, owner)
     except (InputError, MediaError) as error:
         raise gr.Error(str(error), print_exception=False) from None

@@ -15,6 +15,7 @@ from pathlib import Path
 import gradio as gr
 
 from ..backends.base import Phase
+from ..core import constants as C
 from ..core.requests import Capability, CapabilityRequest
 from ..core.settings import GenerationSettings
 from ..jobs.context import file_context
@@ -225,7 +226,8 @@ def render_capability_tab(
         with gr.Row():
             with gr.Column(scale=1):
                 inputs = build_inputs()
-                settings = settings_panel(default_size) if default_size else settings_panel()
+                local = controller.services.backends.get("local")
+                settings = settings_panel(default_size or C.AUTO_SIZE, local=local)
             with gr.Column(scale=1):
                 backends = [(backend.label, key) for key, backend in controller.services.backends.items()]
                 panel = result_panel(name, backends, controller.services.config.backend)

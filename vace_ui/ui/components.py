@@ -20,6 +20,7 @@ from ..core.settings import (
     frames_for_duration,
 )
 from .handlers import wire
+from .model_picker import model_picker
 
 # What the UI shows for each enum value (a dropdown lists (label, value) pairs; the value is the enum's).
 FIT_LABELS: dict[FitMode, str] = {
@@ -77,13 +78,14 @@ class SettingsPanel:
     window_frames: gr.Number
     window_overlap: gr.Number
     color_strength: gr.Slider
+    model: gr.Dropdown | None = None  # the model picker (model_picker.py); None where no local backend is given
 
     @property
     def components(self) -> set:
         return {self.prompt, self.negative_prompt, self.size, self.num_frames, self.steps, self.guidance_scale,
                 self.flow_shift, self.conditioning_scale, self.seed, self.solver, self.fit, self.timing,
                 self.lora_paths, self.lora_scales, self.speed_mode, self.memory_mode, self.vae_tiling,
-                self.window_frames, self.window_overlap, self.color_strength}
+                self.window_frames, self.window_overlap, self.color_strength} | ({self.model} if self.model else set())
 
     def by_field(self) -> dict[str, list]:
         """GenerationSettings field name -> the components that set it (to show only what a backend honours)."""
@@ -106,6 +108,7 @@ class SettingsPanel:
             "window_frames": [self.window_frames],
             "window_overlap": [self.window_overlap],
             "color_strength": [self.color_strength],
+            **({"model": [self.model]} if self.model else {}),
         }
 
     def read(self, data: dict) -> GenerationSettings:
@@ -140,6 +143,7 @@ class SettingsPanel:
             window_frames=int(data[self.window_frames]),
             window_overlap=int(data[self.window_overlap]),
             color_strength=float(data[self.color_strength]),
+            model=data[self.model] or None if self.model else None,
         )
 
     def values_for(self, settings: GenerationSettings) -> dict:
@@ -155,13 +159,15 @@ class SettingsPanel:
             self.speed_mode: settings.speed_mode.value, self.memory_mode: settings.memory_mode.value,
             self.vae_tiling: settings.vae_tiling, self.window_frames: settings.window_frames,
             self.window_overlap: settings.window_overlap, self.color_strength: settings.color_strength,
+            **({self.model: settings.model or self.model.value} if self.model else {}),
         }
 
 
-def settings_panel(default_size: str = C.AUTO_SIZE, sizes: list[str] | None = None) -> SettingsPanel:
-    """Render the settings panel in the current Blocks context."""
+def settings_panel(default_size: str = C.AUTO_SIZE, sizes: list[str] | None = None, local=None) -> SettingsPanel:
+    """Render the settings panel in the current Blocks context (the model picker when `local` is the local backend)."""
     prompt = gr.Textbox(label="Prompt", lines=3, max_length=C.MAX_PROMPT_CHARS,
                         placeholder="Describe the video you want (up to 2000 characters)")
+    model = model_picker(local)
     with gr.Accordion("Generation settings", open=False):
         negative = gr.Textbox(label="Negative prompt", value=C.DEFAULT_NEGATIVE_PROMPT, lines=2,
                               max_length=C.MAX_PROMPT_CHARS)
@@ -212,7 +218,7 @@ def settings_panel(default_size: str = C.AUTO_SIZE, sizes: list[str] | None = No
          quick=True)  # .release above fires only on a person's drag: no loop
     panel = SettingsPanel(prompt, negative, size, duration, num_frames, steps, guidance, flow_shift, conditioning,
                           seed, solver, fit, timing, lora_paths, lora_scales, speed_mode, memory_mode, vae_tiling,
-                          window_frames, window_overlap, color_strength)
+                          window_frames, window_overlap, color_strength, model)
 
     def on_apply_preset(data: dict) -> dict:
         if not data[preset]:
