@@ -6,17 +6,21 @@ runs with per-step progress and cancel, and returns uint8 frames. Reference fram
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from ..core.errors import BackendUnavailable, GenerationCancelled, InputError
 from ..core.requests import Capability
-from ..core.settings import GenerationSettings, LoraSpec, MemoryMode, Solver
+from ..core.settings import GenerationSettings, LoraSpec, MemoryMode, Solver, SpeedMode
 from .base import Backend, BackendCapabilities, BackendJob, BackendResult, JobReporter, Phase
+from .control_streams import control_streams, encode_stream
 from .local_modes import cache_stats, make_step_callback
+from .local_modes import experts as expert_modules
 from .model_catalog import entry_for
 from .tiny_model import TINY_MODEL_ID, ensure_tiny_model
 
@@ -225,6 +229,10 @@ class LocalBackend(Backend):
             raise ValueError("the local backend needs compiled VACE inputs")
         timings: dict[str, float] = {}
         start = time.perf_counter()
+        if inputs.extra_controls and settings.speed_mode is not SpeedMode.OFF:
+            # the step cache and compile know one control stream: a second control runs at reference speed
+            settings = replace(settings, speed_mode=SpeedMode.OFF)
+            log.info("two controls: speed mode off for job %s", job.job_id)
         if self.model_for(settings) != self.model:
             self.use_model(self.model_for(settings))  # this job's model: the previous pipeline is freed first
         reporter.phase(Phase.PREPARE, message=f"loading {self.model}")
@@ -247,24 +255,29 @@ class LocalBackend(Backend):
         experts = _expert_kwargs(pipe, settings)
         reporter.phase(Phase.ENCODE)
         call_start = time.perf_counter()
-        output = self._call(
-            pipe,
-            prompt=settings.prompt,
-            negative_prompt=settings.negative_prompt or None,
-            video=[Image.fromarray(frame) for frame in inputs.video],
-            mask=[Image.fromarray(mask, mode="L") for mask in inputs.mask],
-            reference_images=[Image.fromarray(ref) for ref in inputs.references] or None,
-            conditioning_scale=float(inputs.conditioning_scale),
-            height=inputs.height,
-            width=inputs.width,
-            num_frames=inputs.num_frames,
-            num_inference_steps=int(settings.steps),
-            guidance_scale=float(settings.guidance_scale),
-            generator=torch.Generator(device="cpu").manual_seed(int(job.seed)),
-            output_type="np",
-            callback_on_step_end=make_step_callback(applied, on_step_end),
-            **experts,
-        )
+        references = [Image.fromarray(ref) for ref in inputs.references] or None
+        streams = [(encode_stream(pipe, stream, references, inputs.height, inputs.width, inputs.num_frames),
+                    float(stream.conditioning_scale)) for stream in inputs.extra_controls]
+        with (control_streams(expert_modules(pipe), float(inputs.conditioning_scale), streams) if streams
+              else contextlib.nullcontext()):
+            output = self._call(
+                pipe,
+                prompt=settings.prompt,
+                negative_prompt=settings.negative_prompt or None,
+                video=[Image.fromarray(frame) for frame in inputs.video],
+                mask=[Image.fromarray(mask, mode="L") for mask in inputs.mask],
+                reference_images=references,
+                conditioning_scale=1.0 if streams else float(inputs.conditioning_scale),  # streams: the hooks scale
+                height=inputs.height,
+                width=inputs.width,
+                num_frames=inputs.num_frames,
+                num_inference_steps=int(settings.steps),
+                guidance_scale=float(settings.guidance_scale),
+                generator=torch.Generator(device="cpu").manual_seed(int(job.seed)),
+                output_type="np",
+                callback_on_step_end=make_step_callback(applied, on_step_end),
+                **experts,
+            )
         end = time.perf_counter()
         if step_times:
             timings["encode_s"] = (
@@ -276,6 +289,7 @@ class LocalBackend(Backend):
         frames = np.clip(np.rint(output.frames[0] * 255.0), 0, 255).astype(np.uint8)
         self._record_speed(settings, inputs, applied, timings)
         info = {"model": self.model, "device": self.device(), "warnings": list(self.warnings),
+                "control_streams": 1 + len(streams),
                 "local_modes": applied.to_dict(), "cache_stats": cache_stats(pipe)}
         return BackendResult(frames=frames, fps=inputs.fps, timings=timings, info=info)
 

@@ -16,7 +16,7 @@ from .compile_edit import compile_edit, track_whole_clip, tracks_whole_clip
 from .compile_extend import compile_extend, extension_kept
 from .errors import InputError
 from .geometry import SizeRule, SpatialPlan, as_size_rule, plan_frames
-from .inputs import VaceInputs
+from .inputs import ControlStream, VaceInputs
 from .requests import (
     CapabilityRequest,
     EditRequest,
@@ -47,23 +47,34 @@ def compile_repaint(request: RepaintRequest, settings: GenerationSettings, ctx: 
                      settings.fit)
     n, height, width = clip.frames.shape[:3]
     x0, y0, x1, y1 = clip.spatial.covered_box
-    control = gray_video(n, width, height)
-    inner = (frame[y0:y1, x0:x1] for frame in clip.frames)
     source = (request.video, clip.spatial, clip.timing.source_indices)
-    for index, out in enumerate(ctx.annotate(request.control, inner, n, source=source)):
-        control[index, y0:y1, x0:x1] = out
+
+    def control_video(kind: str) -> np.ndarray:
+        control = gray_video(n, width, height)
+        inner = (frame[y0:y1, x0:x1] for frame in clip.frames)
+        for index, out in enumerate(ctx.annotate(kind, inner, n, source=source)):
+            control[index, y0:y1, x0:x1] = out
+        return control
+
+    controls = [control_video(request.control)] + ([control_video(request.control_2)] if request.control_2 else [])
     mask = full_mask(n, width, height)
     notes = clip.notes + [f"control: {request.control}, strength {request.strength:g}"]
+    if request.control_2:
+        notes.append(f"second control: {request.control_2}, strength {request.strength_2:g} (its own VACE context "
+                     "stream, hints added to the first's)")
     if request.control_mask:
         region = mask_on_canvas(ctx, request.control_mask, "control_mask", clip.spatial)
         if not region.any():
             raise InputError("control_mask", "is empty; paint where the control should apply.")
         region |= clip.spatial.border_mask()
-        control = np.where(region[None, :, :, None], control, clip.frames)
+        controls = [np.where(region[None, :, :, None], control, clip.frames) for control in controls]
         mask[:] = region
         notes.append("control applied inside the mask only; the rest of the video is kept")
     refs = fit_references(ctx, request.references, width, height)
-    return VaceInputs(control, mask, refs, notes, conditioning_scale=settings.conditioning_scale * request.strength)
+    extra = [ControlStream(controls[1], mask.copy(), settings.conditioning_scale * request.strength_2,
+                           request.control_2)] if request.control_2 else []
+    scale = settings.conditioning_scale * request.strength
+    return VaceInputs(controls[0], mask, refs, notes, conditioning_scale=scale, extra_controls=extra)
 
 
 def outpaint_plan(src_w: int, src_h: int, request: OutpaintRequest, preset: tuple[int, int] | SizeRule) -> SpatialPlan:

@@ -10,6 +10,23 @@ from . import constants as C
 
 
 @dataclass
+class ControlStream:
+    """A further VACE context stream (the second control of a Repaint): its own control video and mask, the same
+    size as the main ones, and its own conditioning scale. The model encodes it like the main video/mask and adds
+    its hints to the main stream's, each with its scale (Wan2GP's `control_net_weight2`, ComfyUI's chained
+    WanVaceToVideo strengths)."""
+
+    video: np.ndarray
+    mask: np.ndarray
+    conditioning_scale: float = 1.0
+    label: str = ""
+
+    def __post_init__(self) -> None:
+        if self.mask.dtype == bool:
+            self.mask = np.where(self.mask, C.MASK_GENERATE, C.MASK_KEEP).astype(np.uint8)
+
+
+@dataclass
 class VaceInputs:
     """Exactly what the model sees.
 
@@ -27,6 +44,7 @@ class VaceInputs:
     notes: list[str] = field(default_factory=list)
     fps: int = C.OUTPUT_FPS
     conditioning_scale: float = 1.0  # scale of the VACE context: settings.conditioning_scale x repaint strength
+    extra_controls: list[ControlStream] = field(default_factory=list)  # Repaint's second control, if any
 
     def __post_init__(self) -> None:
         if self.mask.dtype == bool:
@@ -45,6 +63,9 @@ class VaceInputs:
         for ref in self.references:
             if ref.shape != (h, w, 3) or ref.dtype != np.uint8:
                 raise ValueError(f"reference must be ({h}, {w}, 3) uint8, got {ref.shape} {ref.dtype}")
+        for stream in self.extra_controls:
+            if stream.video.shape != self.video.shape or stream.mask.shape != self.mask.shape:
+                raise ValueError(f"control stream {stream.video.shape} does not match the video {self.video.shape}")
         if len(self.references) > C.MAX_REFERENCES:
             raise ValueError(f"{len(self.references)} references; at most {C.MAX_REFERENCES}")
 

@@ -96,6 +96,9 @@ class RepaintRequest(Schema):
     strength (0-1): how closely the control is followed; locally it multiplies the conditioning scale.
     references: 0 to 3 reference images (e.g. the subject to animate with the source's motion).
     control_mask: optional mask image (white = apply the control there, the rest of the video is kept).
+    control_2 / strength_2: an optional second control (e.g. pose + depth) with its own strength. It is compiled as
+        a second VACE context stream (its own control video, the same mask), whose hints are added to the first's
+        with its own scale: Wan2GP's and ComfyUI's way of composing two controls (README, "Two controls").
     """
 
     video: str = media()
@@ -103,6 +106,8 @@ class RepaintRequest(Schema):
     strength: float = 1.0
     references: tuple[ReferenceImage, ...] = ()
     control_mask: str | None = media(None)
+    control_2: str | None = None
+    strength_2: float = 1.0
     capability = Capability.REPAINT
 
     @classmethod
@@ -117,6 +122,11 @@ class RepaintRequest(Schema):
         if not self.control:
             raise InputError("control", "is missing; choose a control kind.")
         check_range("strength", self.strength, 0.0, 1.0)
+        if self.control_2 is not None and not isinstance(self.control_2, str):
+            raise InputError("control_2", f"must be a control name or empty, not {type(self.control_2).__name__}.")
+        if self.control_2 and self.control_2 == self.control:
+            raise InputError("control_2", f"is '{self.control_2}' like the first control; choose another or none.")
+        check_range("strength_2", self.strength_2, 0.0, 1.0)
         _check_references(self.references)
 
 

@@ -120,7 +120,10 @@ def keep_previous(inputs: VaceInputs, kept: np.ndarray, at_end: bool = False) ->
     where = f"last {count} frames kept from the window after" if at_end else \
         f"first {count} frames kept from the previous window"
     notes = inputs.notes + [where]
-    return replace(inputs, video=video, mask=mask, notes=notes)
+    extra = [replace(stream, video=stream.video.copy(), mask=stream.mask.copy()) for stream in inputs.extra_controls]
+    for stream in extra:  # a second control stream keeps the same frames
+        stream.video[span], stream.mask[span] = kept, C.MASK_KEEP
+    return replace(inputs, video=video, mask=mask, notes=notes, extra_controls=extra)
 
 
 def window_prompts(prompt: str, count: int) -> list[str]:

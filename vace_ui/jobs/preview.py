@@ -32,9 +32,12 @@ def compile_preview(request: CapabilityRequest, settings: GenerationSettings,
 
 
 def overlay_frames(inputs: VaceInputs) -> np.ndarray:
-    """Source frames (gray where the model creates) with the generate-mask tinted, and the reference images the
-    model receives to their right (each at the output size, as the model gets it)."""
-    frames = np.stack([overlay(frame, mask > 127) for frame, mask in zip(inputs.video, inputs.mask)])
+    """Source frames (gray where the model creates) with the generate-mask tinted, a second control stream's frames
+    (tinted the same way) to their right, then the reference images the model receives (each at the output size,
+    as the model gets it)."""
+    streams = [(inputs.video, inputs.mask)] + [(s.video, s.mask) for s in inputs.extra_controls]
+    frames = np.concatenate([np.stack([overlay(frame, mask > 127) for frame, mask in zip(video, masks)])
+                             for video, masks in streams], axis=2)
     if not inputs.references:
         return frames
     strip = np.concatenate(inputs.references, axis=1)
@@ -65,6 +68,14 @@ def write_bundle(inputs: VaceInputs, request: CapabilityRequest, settings: Gener
                 add_png(f"src_mask/{index:05d}.png", mask)
             for index, ref in enumerate(inputs.references):
                 add_png(f"src_ref_images/{index}.png", ref)
+            streams = []
+            for number, stream in enumerate(inputs.extra_controls, start=2):  # a second control: its own stream
+                for index, (frame, mask) in enumerate(zip(stream.video, stream.mask)):
+                    add_png(f"src_video_{number}/{index:05d}.png", frame)
+                    add_png(f"src_mask_{number}/{index:05d}.png", mask)
+                streams.append({"control": stream.label, "conditioning_scale": stream.conditioning_scale,
+                                "src_video": f"src_video_{number}/%05d.png",
+                                "src_mask": f"src_mask_{number}/%05d.png"})
             manifest = {
                 "format": "VACE inputs",
                 "num_frames": inputs.num_frames,
@@ -80,6 +91,7 @@ def write_bundle(inputs: VaceInputs, request: CapabilityRequest, settings: Gener
                 "notes": inputs.notes,
                 "files": {"src_video": "src_video/%05d.png", "src_mask": "src_mask/%05d.png",
                           "src_ref_images": [f"src_ref_images/{i}.png" for i in range(len(inputs.references))]},
+                "extra_control_streams": streams,  # each encoded like src_video/src_mask, hints added at its scale
             }
             bundle.writestr("manifest.json", json.dumps(manifest, indent=2, default=str))
         os.replace(temp_name, path)
