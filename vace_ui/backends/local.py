@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 HONOURED_SETTINGS = frozenset(
     {"prompt", "negative_prompt", "size", "num_frames", "steps", "guidance_scale", "flow_shift",
      "conditioning_scale", "seed", "solver", "fit", "timing", "loras", "speed_mode", "memory_mode", "vae_tiling",
-     "guidance_scale_2", "boundary_ratio", "model"}
+     "guidance_scale_2", "boundary_ratio", "model", "control_2"}  # control_2: Repaint's second control stream
 )
 
 

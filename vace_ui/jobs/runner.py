@@ -109,6 +109,9 @@ class JobRunner:
             )
         if windows.is_long(settings):
             self.backends[backend].check_long(request, settings)
+        if getattr(request, "control_2", None) and "control_2" not in self.backends[backend].capabilities().settings:
+            raise InputError("control_2", f"{self.backends[backend].label} takes one control; clear the second "
+                                          "control or generate on the local GPU.")
         if self.policy is not None:
             self.policy.check_uploads(list(request.media_fields().items()), owner)
             self.policy.check_queue(len(self.store.unfinished(owner)))

@@ -27,6 +27,7 @@ import gradio as gr
 from gradio import utils as gradio_utils
 from gradio.data_classes import FileData, GradioRootModel
 
+from .. import annotators
 from ..backends.model_catalog import load_catalog
 from ..core.errors import InputError, MediaError
 from ..core.requests import EditRequest, ExtendRequest, OutpaintRequest, ReferenceRequest, RepaintRequest
@@ -156,6 +157,9 @@ def render_api(services: Services) -> None:
         repaint_default, edit_default = RepaintRequest(), EditRequest()
         video, control, strength, ref = _file("video"), gr.Textbox(label="control", value=repaint_default.control), \
             gr.Number(label="strength", value=repaint_default.strength), _file("reference")
+        control_2 = gr.Textbox(label="control_2", value="")
+        strength_2, control_mask = gr.Number(label="strength_2", value=repaint_default.strength_2), \
+            _file("control_mask")
 
         @_documented
         def repaint(
@@ -164,25 +168,40 @@ def render_api(services: Services) -> None:
             strength: float = repaint_default.strength,
             reference: str | None = None,
             settings: dict = REQUIRED,
+            control_2: str | None = None,
+            strength_2: float = repaint_default.strength_2,
+            control_mask: str | None = None,
             request: gr.Request = None,
         ) -> tuple[str, dict]:
             """Restyle a video with the prompt while keeping its motion and structure through a control video.
 
             Args:
                 video: the source video (MP4 or any format ffmpeg reads).
-                control: what is kept from the source: gray, canny, scribble, depth, pose, flow, layout...
+                control: what is kept from the source: gray, canny, scribble, depth, pose_body, flow, layout...
                 strength: 0 to 1, how closely the control is followed (multiplies the conditioning scale).
                 reference: optional reference image of the subject to put in the video.
                 {settings}
+                control_2: optional second control (e.g. depth with pose_body), local backend only: its own VACE
+                    context stream, its hints added to the first control's.
+                strength_2: 0 to 1, how closely the second control is followed.
+                control_mask: optional mask image (white = apply the control there; the rest of the video is kept).
             Returns:
                 {returns}
             """
-            return _run(services, lambda: RepaintRequest.from_dict({
-                "video": video or "", "control": control or "", "strength": strength,
-                "reference": {"path": reference} if reference else None}), settings, request)
+            def build() -> RepaintRequest:
+                if control_2 and control_2 not in annotators.available():
+                    raise InputError("control_2", f"'{control_2}' is not a control; available: "
+                                                  f"{', '.join(annotators.available())}.")
+                return RepaintRequest.from_dict({
+                    "video": video or "", "control": control or "", "strength": strength,
+                    "reference": {"path": reference} if reference else None, "control_2": control_2 or None,
+                    "strength_2": repaint_default.strength_2 if strength_2 is None else strength_2,
+                    "control_mask": control_mask or None})
 
-        gr.Button(visible=False).click(repaint, [video, control, strength, ref, settings], [result, record],
-                                       api_name="repaint", **gpu)
+            return _run(services, build, settings, request)
+
+        gr.Button(visible=False).click(repaint, [video, control, strength, ref, settings, control_2, strength_2,
+                                                 control_mask], [result, record], api_name="repaint", **gpu)
 
         mask_image, mask_video = _file("mask_image"), _file("mask_video")
         mask_frame = gr.Number(label="mask_frame", value=0, precision=0)

@@ -124,14 +124,17 @@ QUICK_PREVIEW_FRAMES = 17
 
 
 def quick_control_preview(request: RepaintRequest, folder: Path) -> Path:
-    """Source | control side by side for the first 17 frames at 832x480-area, to judge a control kind quickly."""
+    """Source | control (| second control) side by side for the first 17 frames at 832x480-area, to judge a control
+    kind quickly."""
     settings = GenerationSettings(num_frames=QUICK_PREVIEW_FRAMES)
     context = file_context()
     compiled = compile_request(replace(request, control_mask=None), settings, context)
     clip = load_clip(context, request.video, "video", compiled.num_frames, settings.timing, settings.preset_size,
                      settings.fit)
     return write_video(
-        folder / "control_preview.mp4", np.concatenate([clip.frames, compiled.video], axis=2), C.OUTPUT_FPS
+        folder / "control_preview.mp4",
+        np.concatenate([clip.frames, compiled.video] + [s.video for s in compiled.extra_controls], axis=2),
+        C.OUTPUT_FPS
     )
 
 
@@ -145,10 +148,16 @@ def repaint_inputs(scratch: Path) -> TabInputs:
                               label="Control", info="What is kept from the source video")
         strength = gr.Slider(0, 1, value=default.strength, step=0.05, label="Strength",
                              info="How closely the control is followed (scales the conditioning)")
+    with gr.Row():  # a second control (pose + depth, depth + flow...): its own VACE stream and strength
+        control_2 = gr.Dropdown([("None", "")] + [(label, name) for name, label in kinds.items()], value="",
+                                label="Together with (optional)", elem_id="repaint-control-2",
+                                info="A second kind at once, e.g. depth with pose (local GPU)")
+        strength_2 = gr.Slider(0, 1, value=default.strength_2, step=0.05, label="Its strength",
+                               elem_id="repaint-strength-2", info="How closely the second one is followed")
     references = reference_slots("repaint-reference", "Reference subject")
     with gr.Row():
         control_mask = gr.Image(label="Apply control only inside this mask (optional, white = inside)",
-                                type="filepath", image_mode="L", height=160)
+                                type="filepath", image_mode="L", height=160, elem_id="repaint-control-mask")
 
     with gr.Row():
         quick = gr.Button("Quick control preview (first 17 frames)", size="sm", elem_id="repaint-quick-preview")
@@ -156,21 +165,24 @@ def repaint_inputs(scratch: Path) -> TabInputs:
 
     def request(data: dict) -> RepaintRequest:
         return RepaintRequest(data[video] or "", data[control] or "", float(data[strength]),
-                              references.references(data), data[control_mask])
+                              references.references(data), data[control_mask], data[control_2] or None,
+                              float(data[strength_2]))
 
     def on_quick(data: dict):
         path = quick_control_preview(request(data), Path(tempfile.mkdtemp(dir=scratch)))
-        gr.Info(f"Quick control preview: the source on the left, its {data[control]} control on the right.")
+        second = f" then its {data[control_2]} control" if data[control_2] else ""
+        gr.Info(f"Quick control preview: the source on the left, its {data[control]} control on the right{second}.")
         return str(path)
 
-    wire(quick.click, on_quick, {video, control, strength, control_mask} | references.components, quick_video,
-         concurrency_id="preview")
+    own = {video, control, strength, control_mask, control_2, strength_2}
+    wire(quick.click, on_quick, own | references.components, quick_video, concurrency_id="preview")
 
     def restore(saved: RepaintRequest) -> dict:
         return {video: saved.video or None, control: saved.control, strength: saved.strength,
-                control_mask: saved.control_mask} | references.restore(saved.references)
+                control_mask: saved.control_mask, control_2: saved.control_2 or "",
+                strength_2: saved.strength_2} | references.restore(saved.references)
 
-    return TabInputs({video, control, strength, control_mask} | references.components, request, restore)
+    return TabInputs(own | references.components, request, restore)
 
 
 def extend_inputs() -> TabInputs:
