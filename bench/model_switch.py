@@ -106,6 +106,9 @@ def main() -> None:
         released = backend.use_model("nothing")  # drop A too: what the process holds without a model
         rows.append(("A released (no model)", memory()))
 
+    from bench.environment import describe
+
+    print(describe(("torch", "diffusers", "transformers")))
     print(f"device: {backend.device()}; transformer A {size_a:.0f} MB, B {size_b:.0f} MB (float32 on CPU, "
           "bfloat16 on CUDA); VAE and text encoder tiny")
     keys = list(rows[0][1])

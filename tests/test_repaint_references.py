@@ -93,8 +93,9 @@ def test_repaint_tab_builds_its_request_from_three_slots(tmp_path):
     data = {component: None for component in tab.components}
     data |= {by_id["repaint-video"]: "clip.mp4", by_id["repaint-reference-0"]: "red.png",
              by_id["repaint-reference-1"]: "tall_blue.png", by_id["repaint-reference-2"]: "green.png"}
-    control, strength = [c for c in tab.components if isinstance(c, gr.Dropdown)], \
-        [c for c in tab.components if isinstance(c, gr.Slider)]
+    second = {"repaint-control-2", "repaint-strength-2"}  # the optional second control and its strength
+    control, strength = [c for c in tab.components if isinstance(c, gr.Dropdown) and c.elem_id not in second], \
+        [c for c in tab.components if isinstance(c, gr.Slider) and c.elem_id not in second]
     data |= {control[0]: "gray", strength[0]: 0.5}
     request = tab.request(data)
     assert request.references == THREE and request.strength == 0.5

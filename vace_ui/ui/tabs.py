@@ -166,7 +166,7 @@ def repaint_inputs(scratch: Path) -> TabInputs:
     def request(data: dict) -> RepaintRequest:
         return RepaintRequest(data[video] or "", data[control] or "", float(data[strength]),
                               references.references(data), data[control_mask], data[control_2] or None,
-                              float(data[strength_2]))
+                              default.strength_2 if data[strength_2] is None else float(data[strength_2]))
 
     def on_quick(data: dict):
         path = quick_control_preview(request(data), Path(tempfile.mkdtemp(dir=scratch)))
