@@ -82,3 +82,19 @@ def test_settings_keep_the_model_and_name_a_bad_value():
     with pytest.raises(InputError) as caught:
         GenerationSettings.from_dict({"model": 14})
     assert caught.value.field == "model"
+
+
+def test_a_shared_server_offers_only_the_catalog_and_what_is_installed(models_dir, tmp_path):
+    from vace_ui.jobs.policy import JobPolicy
+
+    local = LocalBackend("tiny-random", models_dir, device="cpu")
+    shared = JobPolicy(tmp_path, shared=True)
+    shared.check_model(A14B, local)  # installed catalog entry
+    shared.check_model("tiny-random", local)  # the start-up model
+    with pytest.raises(InputError, match="not offered here") as caught:
+        shared.check_model(str(models_dir / "tiny-random"), local)  # a server folder
+    assert caught.value.field == "model"
+    with pytest.raises(InputError, match="not installed on this server"):
+        shared.check_model("Wan-AI/Wan2.1-VACE-14B-diffusers", local)
+    JobPolicy(tmp_path, allow_downloads=True, shared=True).check_model("Wan-AI/Wan2.1-VACE-14B-diffusers", local)
+    JobPolicy(tmp_path).check_model(str(models_dir / "tiny-random"), local)  # one's own server: trusted

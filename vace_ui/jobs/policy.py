@@ -34,6 +34,7 @@ class JobPolicy:
     max_clip_seconds: float = 0.0
     upload_roots: tuple[Path, ...] = ()  # input files must lie under one of these (set by the UI); () = any
     owned_root: Path | None = None  # the folder of files handed to one owner each (ui/owned_files.py)
+    shared: bool = False  # reachable by others: a job's model must be the start-up one or a catalog entry
 
     def check_uploads(self, files: list[tuple[str, str]], owner: str = "") -> None:
         """Each (field, path) must be a file uploaded to (or made by) the app, decided from the path alone: a
@@ -57,7 +58,22 @@ class JobPolicy:
 
     @classmethod
     def from_config(cls, config) -> "JobPolicy":
-        return cls(config.lora_folder, config.allow_downloads, config.max_queued_jobs, config.max_clip_seconds)
+        return cls(config.lora_folder, config.allow_downloads, config.max_queued_jobs, config.max_clip_seconds,
+                   shared=config.shared)
+
+    def check_model(self, model: str | None, local) -> None:
+        """On a shared server a job's model is the start-up model or a catalog entry (never a server folder), and
+        a missing one is refused unless downloads are allowed (a visitor must not start an 80 GB download)."""
+        from ..backends.model_catalog import load_catalog
+
+        if not self.shared or not model or model == local.default_model:
+            return
+        catalog = load_catalog()
+        if model not in catalog:
+            raise InputError("model", f"'{model}' is not offered here; choose one of {', '.join(catalog)}.")
+        if not self.allow_downloads and not local.installed(model):
+            raise InputError("model", f"{catalog[model].label} is not installed on this server and it does not "
+                                      "download models (VACE_ALLOW_DOWNLOADS is off); choose an installed one.")
 
     def check_queue(self, queued: int) -> None:
         if self.max_queued_jobs and queued >= self.max_queued_jobs:

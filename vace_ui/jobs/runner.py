@@ -117,6 +117,7 @@ class JobRunner:
             self.policy.check_queue(len(self.store.unfinished(owner)))
             if backend == "local":
                 self.policy.local_loras(settings)
+                self.policy.check_model(settings.model, self.backends[backend])
             self.policy.check_clips(request)
         job_id = self.store.new_id()
         inputs_dir = self.store.job_dir(job_id) / "inputs"
