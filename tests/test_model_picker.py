@@ -98,3 +98,17 @@ def test_a_shared_server_offers_only_the_catalog_and_what_is_installed(models_di
         shared.check_model("Wan-AI/Wan2.1-VACE-14B-diffusers", local)
     JobPolicy(tmp_path, allow_downloads=True, shared=True).check_model("Wan-AI/Wan2.1-VACE-14B-diffusers", local)
     JobPolicy(tmp_path).check_model(str(models_dir / "tiny-random"), local)  # one's own server: trusted
+
+
+def test_the_settings_panel_reads_and_restores_the_picked_model(models_dir):
+    import gradio as gr
+
+    from vace_ui.ui.components import settings_panel
+
+    with gr.Blocks():
+        panel = settings_panel(local=LocalBackend("tiny-random", models_dir, device="cpu"))
+    values = panel.values_for(GenerationSettings(model=A14B))
+    assert values[panel.model] == A14B
+    data = {component: values.get(component) for component in panel.components}
+    assert panel.read(data).model == A14B
+    assert panel.values_for(GenerationSettings(model="/a/server/folder"))[panel.model] == "tiny-random"

@@ -159,8 +159,13 @@ class SettingsPanel:
             self.speed_mode: settings.speed_mode.value, self.memory_mode: settings.memory_mode.value,
             self.vae_tiling: settings.vae_tiling, self.window_frames: settings.window_frames,
             self.window_overlap: settings.window_overlap, self.color_strength: settings.color_strength,
-            **({self.model: settings.model or self.model.value} if self.model else {}),
+            **({self.model: self._offered_model(settings.model)} if self.model else {}),
         }
+
+    def _offered_model(self, model: str | None) -> str:
+        """The picker's value for a stored job: its model if the picker offers it (an API job may name a folder),
+        else the default."""
+        return model if model in {value for _, value in self.model.choices} else self.model.value
 
 
 def settings_panel(default_size: str = C.AUTO_SIZE, sizes: list[str] | None = None, local=None) -> SettingsPanel:
