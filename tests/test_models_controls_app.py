@@ -55,6 +55,8 @@ def app(tmp_path_factory):
                 **launch_options(services))
     yield App(demo, demo.local_url, services)
     demo.close()
+    for name in ("pose_body", "depth"):  # their stand-in weights must not serve later tests
+        annotators.forget(name)
     if previous is None:
         os.environ.pop(MODELS_ENV, None)
     else:

@@ -7,7 +7,7 @@ below keep that order rather than an alphabetical one.
 
 from . import basic  # noqa: F401  (registers gray, canny)
 from . import lineart, flow, layout, depth, pose, scribble  # noqa: F401  (registers the rest, in this order)
-from .base import Annotator, AnnotatorError, AnnotatorStream, as_rgb, available, get, needing_weights, register
+from .base import Annotator, AnnotatorError, AnnotatorStream, as_rgb, available, forget, get, needing_weights, register
 from .layout import LayoutStyle, box_path
 from .weights import MODELS_ENV, models_dir
 
@@ -20,6 +20,7 @@ __all__ = [
     "as_rgb",
     "available",
     "box_path",
+    "forget",
     "get",
     "models_dir",
     "needing_weights",

@@ -183,6 +183,13 @@ def needing_weights() -> list[str]:
     return [name for name, factory in _REGISTRY.items() if getattr(factory, "needs_weights", False)]
 
 
+def forget(name: str) -> None:
+    """Drop the shared annotator `name` and its loaded weights; the next `get` builds it again (after its weight
+    files changed, or a test that loaded stand-in weights)."""
+    with _SHARED_LOCK:
+        _SHARED.pop(name, None)
+
+
 def get(name: str) -> Annotator:
     """The shared annotator `name` (created once, its weights loaded once on first use). Safe to use from several
     threads at once: each `process()` call annotates through a stream of its own."""
