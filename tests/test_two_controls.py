@@ -118,3 +118,45 @@ def test_local_backend_adds_each_streams_hints_at_its_scale(tiny_backend):
     assert np.array_equal(_frames(tiny_backend, inputs(1.0, [(second, 0.0)])), only_first)
     both = _frames(tiny_backend, inputs(1.0, [(second, 1.0)]))
     assert not np.array_equal(both, only_first) and not np.array_equal(both, only_second)
+
+
+def test_two_experts_take_the_second_stream_too(tmp_path):
+    from vace_ui.backends.local import LocalBackend
+    from vace_ui.backends.tiny_model import ensure_tiny_model
+
+    backend = LocalBackend(str(ensure_tiny_model(tmp_path / "two", two_experts=True)), tmp_path, device="cpu")
+    n, h, w = 5, 32, 32
+    rng = np.random.default_rng(1)
+    first, second = (rng.integers(0, 256, (n, h, w, 3), dtype=np.uint8) for _ in range(2))
+    mask = np.ones((n, h, w), bool)
+    only_second = _frames(backend, VaceInputs(second, mask.copy()))
+    swapped = VaceInputs(first, mask.copy(), conditioning_scale=0.0,
+                         extra_controls=[ControlStream(second, mask.copy(), 1.0)])
+    assert np.array_equal(_frames(backend, swapped), only_second)  # both experts ran the second stream alone
+
+
+def test_a_backend_without_a_second_control_refuses_it_by_name(tmp_path, media_dir):
+    from vace_ui.backends.base import Backend, BackendCapabilities
+    from vace_ui.jobs.runner import JobRunner
+    from vace_ui.jobs.store import JobStore
+
+    class Hosted(Backend):
+        name, label = "hosted", "A hosted service"
+
+        def capabilities(self):
+            return BackendCapabilities(frozenset(Capability), frozenset({"prompt"}))
+
+        def generate(self, job, reporter):
+            raise AssertionError("never reached")
+
+    store = JobStore(tmp_path / "outputs")
+    try:
+        runner = JobRunner(store, {"hosted": Hosted()})
+        request = RepaintRequest(str(media_dir / "square.mp4"), "gray", control_2="canny")
+        with pytest.raises(InputError, match="takes one control") as caught:
+            runner.create(request, GenerationSettings(prompt="a dog"), "hosted")
+        assert caught.value.field == "control_2"
+        assert runner.create(RepaintRequest(str(media_dir / "square.mp4"), "gray"), GenerationSettings(prompt="a"),
+                             "hosted").status.value == "queued"
+    finally:
+        store.close()
