@@ -112,3 +112,21 @@ def test_the_settings_panel_reads_and_restores_the_picked_model(models_dir):
     data = {component: values.get(component) for component in panel.components}
     assert panel.read(data).model == A14B
     assert panel.values_for(GenerationSettings(model="/a/server/folder"))[panel.model] == "tiny-random"
+
+
+def test_the_parallel_backend_switches_per_job_without_waiting_on_itself(models_dir):
+    import threading
+
+    from vace_ui.backends.parallel_backend import ParallelBackend, ParallelGroup
+
+    members = [{"rank": rank, "pid": 100 + rank, "device": "cpu"} for rank in range(2)]
+    backend = ParallelBackend("tiny-random", models_dir, ParallelGroup("ulysses", 2, 1, "cpu", members))
+    assert "control_2" not in backend.capabilities().settings  # its workers follow one control stream only
+    backend._call = lambda pipe, **kwargs: LocalBackend._call(backend, pipe, **kwargs)  # no group here: run locally
+    backend._apply_parallel = lambda pipe: None  # (no torch.distributed group either)
+    done: dict = {}
+    thread = threading.Thread(target=lambda: done.setdefault("result", _generate(backend, A14B)), daemon=True)
+    thread.start()
+    thread.join(timeout=300)
+    assert "result" in done, "the job's model switch waited on the backend's own lock"
+    assert done["result"].info["model"] == A14B

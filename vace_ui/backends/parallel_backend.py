@@ -26,7 +26,7 @@ import signal
 import socket
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..core.errors import BackendUnavailable, GenerationCancelled, InputError
@@ -168,7 +168,13 @@ class ParallelBackend(LocalBackend):
             return ""
 
     # rank 0 ------------------------------------------------------------------------------------------------------
+    def capabilities(self):
+        caps = super().capabilities()  # the workers follow the pipeline call only: no second control stream
+        return replace(caps, settings=caps.settings - {"control_2"})
+
     def generate(self, job: BackendJob, reporter: JobReporter) -> BackendResult:
+        if self.model_for(job.settings) != self.model:
+            self.use_model(self.model_for(job.settings))  # the job's model, on every rank, before the lock below
         with self._lock:
             if self.lost or self.stopping:
                 raise BackendUnavailable(self._lost_message(self.lost or "the app is restarting"))
