@@ -19,7 +19,7 @@ WALK = {  # tab id -> its buttons, in the order a person meets them
     "edit": ["✔ Keep", "◐ Invert", "✕ Clear", "⟲ All", "▶ Track", *CAPABILITY_BUTTONS],
     "extend": CAPABILITY_BUTTONS,
     "outpaint": CAPABILITY_BUTTONS,
-    "history": ["Refresh", "Restore settings into its tab"],
+    "history": ["Refresh", "Restore settings into its tab", "Delete this job"],
     "settings": ["Check backends", "Apply keys and URLs", "Forget my keys"],
 }
 TAB_TITLES = {"reference": "Reference", "repaint": "Repaint", "edit": "Edit", "extend": "Extend",

@@ -188,12 +188,12 @@ def test_preview_and_bundle_show_exactly_what_is_uploaded(tmp_path, sources):
     services = types.SimpleNamespace(backends={"comfyui": ComfyUIBackend()}, control_cache=None, video_tracker=None)
     controller = TabController(services)
     shown = controller.preview(inputs, settings, panel, data)
-    info = probe_video(shown[panel.preview_video])
+    info = probe_video(controller.full_preview(inputs, settings, panel, data)[panel.preview_video]["value"])
     # portrait 72x128 with right 2.0, bottom 1.1: 144:140.8, just wider than tall -> ComfyUI's 832x480
     assert (info.width, info.height) == (832, 480)
     assert "Sent to ComfyUI exactly as shown, asking for size 832x480" in shown[panel.status]
     assert "more border than asked" in shown[panel.status]  # the frame is wider than the expanded picture
-    bundle = controller.bundle(inputs, settings, panel, data)[panel.bundle_file]
+    bundle = controller.bundle(inputs, settings, panel, data)[panel.bundle_file]["value"]  # a DownloadButton update
     with zipfile.ZipFile(bundle) as archive:
         manifest = json.loads(archive.read("manifest.json"))
     assert (manifest["width"], manifest["height"]) == (832, 480)

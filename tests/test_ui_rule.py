@@ -167,8 +167,10 @@ def test_preview_shows_the_references_beside_the_frames():
 def test_the_status_line_moves_queued_with_position_then_steps_then_outcome(running_app, media_dir):
     services = running_app.services
     controller = TabController(services)
-    panel = SimpleNamespace(status="status", video="video")
-    settings = GenerationSettings(prompt="a red square", size="128x128", num_frames=5, steps=2, seed=3)
+    area = SimpleNamespace(before_after="video", use_row="use", settings_box="box", settings_json="json",
+                           use_buttons={"extend": "use-extend"})
+    panel = SimpleNamespace(status="status", area=area)
+    settings = GenerationSettings(prompt="a red square", size="128x128", num_frames=5, steps=3, seed=3)
     job = services.runner.create(ReferenceRequest(()), settings, "local")  # the shared app takes uploads only
     lines: list[str] = []
     services.runner._run_lock.acquire()  # another job holds the GPU
@@ -180,9 +182,13 @@ def test_the_status_line_moves_queued_with_position_then_steps_then_outcome(runn
     updates = list(stream)
     lines += [update["status"] for update in updates]
     assert lines[0] == f"⏳ queued · 1 job(s) ahead on the GPU · job `{job.id}`"
-    assert any(line.startswith("▶️ running · denoise 1/2") for line in lines)
+    assert any(line.startswith("▶️ running · denoise · step 1/3") for line in lines)
+    # from the second step on, the time left is worked out from the steps done
+    assert any(line.startswith("▶️ running · denoise · step 2/3 · about ") and " left" in line for line in lines)
     assert any(line.startswith("▶️ running · decode") for line in lines)  # after the last step
-    assert "succeeded" in lines[-1] and f"vace/file/{job.id}/result.mp4" in updates[-1]["video"]
+    outcome = updates[-1]
+    assert "succeeded" in lines[-1] and f"vace/file/{job.id}/result.mp4" in outcome["video"]["value"]
+    assert outcome["video"]["visible"] and outcome["use-extend"]["visible"] and outcome["json"]["request"] == {"references": []}
     assert list(controller.run(panel, job.id)) == []  # a finished job is not run again by a later Generate
 
 
@@ -208,7 +214,9 @@ def test_the_status_line_moves_for_a_hosted_job_too(running_app, media_dir):
     services = running_app.services
     backend = services.backends["comfyui"]
     controller = TabController(services)
-    panel = SimpleNamespace(status="status", video="video")
+    area = SimpleNamespace(before_after="video", use_row="use", settings_box="box", settings_json="json",
+                           use_buttons={})
+    panel = SimpleNamespace(status="status", area=area)
     with FakeComfyUI() as fake:
         backend.set_base_url(fake.base_url)
         backend.poll_interval = 0.02
@@ -221,6 +229,6 @@ def test_the_status_line_moves_for_a_hosted_job_too(running_app, media_dir):
     lines = [update["status"] for update in updates]
     assert any(line.startswith("⏳ queued · submitting to ComfyUI") for line in lines)
     assert any(line.startswith("⏳ queued · waiting in the ComfyUI queue") for line in lines)
-    assert any(line.startswith("▶️ running · denoise: generating on ComfyUI") for line in lines)
+    assert any(line.startswith("▶️ running · denoise") and "generating on ComfyUI" in line for line in lines)
     assert any(line.startswith("▶️ running · download") for line in lines)
-    assert "succeeded" in lines[-1] and f"vace/file/{job.id}/result.mp4" in updates[-1]["video"]
+    assert "succeeded" in lines[-1] and f"vace/file/{job.id}/result.mp4" in updates[-1]["video"]["value"]

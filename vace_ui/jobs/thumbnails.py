@@ -32,6 +32,11 @@ def _first_input_video(data) -> Path | None:
     return None
 
 
+def input_video(job: Job) -> Path | None:
+    """The job's first input video (the "before" of a before/after), or None."""
+    return _first_input_video(job.request)
+
+
 def thumbnail_source(job: Job) -> Path | None:
     """The video the thumbnail shows: the result when there is one, else the job's input video, else None."""
     if job.output_path and Path(job.output_path).is_file():

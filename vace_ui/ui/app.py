@@ -13,6 +13,7 @@ from .api import render_api
 from .capability_tab import TabController, render_capability_tab
 from .edit_tab import ClickSegmenter, edit_inputs
 from .handlers import wire
+from .handoff import wire_handoff
 from .history import render_history
 from .identity import HEAD_SCRIPT, export_dir, file_route
 from .owned_files import OwnedFilesMiddleware, owned_root
@@ -74,10 +75,11 @@ def build_app(services: Services) -> gr.Blocks:
             }
             history = render_history(services.store, tabs, rendered, services.config)
             render_settings_tab(services, controller.credentials)
+        wire_handoff(rendered, tabs, services.store, services.config)
         for event in finished_events:  # a job created or finished in any tab shows in History at once
-            wire(event.then, history.refresh, None, history.table, quick=True)
-        wire(demo.load, history.refresh, None, history.table, quick=True)  # a fresh page shows existing jobs
-        wire(history.tab.select, history.refresh, None, history.table, quick=True)
+            wire(event.then, history.refresh, history.filter, history.outputs, quick=True)
+        wire(demo.load, history.refresh, history.filter, history.outputs, quick=True)  # a fresh page: its jobs
+        wire(history.tab.select, history.refresh, history.filter, history.outputs, quick=True)
         render_api(services)
     demo.queue(default_concurrency_limit=2)
     return demo

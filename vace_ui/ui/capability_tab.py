@@ -14,7 +14,6 @@ from pathlib import Path
 
 import gradio as gr
 
-from ..backends.base import Phase
 from ..core import constants as C
 from ..core.requests import Capability, CapabilityRequest
 from ..core.settings import GenerationSettings
@@ -24,10 +23,12 @@ from ..jobs.runner import Progress
 from ..jobs.sizing import for_backend
 from ..jobs.store import Job, JobStatus
 from ..services import Services
-from .components import ResultPanel, SettingsPanel, result_panel, settings_panel
+from .action_bar import ProgressClock, action_bar, prompt_box
+from .components import ResultPanel, SettingsPanel, backend_note_box, bundle_export, settings_panel
 from .handlers import wire
-from .identity import request_viewer, result_html
+from .identity import request_viewer
 from .owned_files import owner_folder
+from .results import preview_stills, result_area, show_result
 
 GENERATION_FIELDS = [f.name for f in fields(GenerationSettings) if f.name not in ("prompt",)]
 
@@ -41,6 +42,7 @@ class TabInputs:
     request: Callable[[dict], CapabilityRequest]
     restore: Callable[[CapabilityRequest], dict]
     extra_outputs: set = field(default_factory=set)  # components restore updates besides `components`
+    receive: Callable[[str], dict] | None = None  # updates putting a video in as the source ("use as input")
 
 
 @dataclass
@@ -85,11 +87,9 @@ def backend_summary(backend, capability: Capability) -> str:
     return text
 
 
-def job_line(job_id: str, update: Progress) -> str:
-    """The moving status line of a job: queued (with its place in line), then running with phase and step."""
-    if update.phase is Phase.QUEUED:
-        return f"⏳ queued · {update.message or 'waiting to start'} · job `{job_id}`"
-    return f"▶️ running · {update.text} · job `{job_id}`"
+def job_line(job_id: str, update: Progress, clock: ProgressClock | None = None) -> str:
+    """The moving status line of a job: queued (with its place in line), then phase, step i/N and time left."""
+    return (clock or ProgressClock()).line(job_id, update)
 
 
 class TabController:
@@ -127,8 +127,9 @@ class TabController:
 
     def preview(self, inputs: TabInputs, settings: SettingsPanel, panel: ResultPanel, data: dict,
                 request: gr.Request | None = None) -> dict:
+        """The quick preview: the first, middle and last frames of the model input (no video is encoded), the
+        estimate in the action bar, and the button for the full preview video."""
         _, generation, compiled = self._compile(inputs, settings, panel, data)
-        path = write_preview(compiled, self._folder(request) / "preview.mp4")
         notes = "\n".join(f"- {note}" for note in compiled.notes)
         refs = f"{len(compiled.references)} reference(s)"
         if compiled.references:
@@ -138,19 +139,32 @@ class TabController:
         if backend is not None and backend.capabilities().sizes and backend.capabilities().needs_compiled_inputs:
             text += (f"\n\nSent to {backend.label} exactly as shown, asking for size "
                      f"{compiled.width}x{compiled.height}.")
+        estimate_text = ""
         if data[panel.backend] == "local":
             estimate = self.services.local.estimate(generation, compiled.width, compiled.height,
                                                     compiled.num_frames, len(compiled.references))
             if estimate is not None:
                 text += f"\n\nLocal run: {estimate.text}."
-        return {panel.status: text, panel.preview_video: str(path)}
+                estimate_text = f"⏱️ {estimate.text}"
+        return {panel.status: text, panel.estimate: estimate_text,
+                panel.quick_gallery: gr.update(value=preview_stills(compiled.video), visible=True),
+                panel.area.full_preview_button: gr.update(visible=True)}
+
+    def full_preview(self, inputs: TabInputs, settings: SettingsPanel, panel: ResultPanel, data: dict,
+                     request: gr.Request | None = None) -> dict:
+        """The whole model input as a video (references to the right of the frames)."""
+        _, _, compiled = self._compile(inputs, settings, panel, data)
+        path = write_preview(compiled, self._folder(request) / "preview.mp4")
+        return {panel.status: f"Full preview: {compiled.width}x{compiled.height}, {compiled.num_frames} frames.",
+                panel.preview_video: gr.update(value=str(path), visible=True)}
 
     def bundle(self, inputs: TabInputs, settings: SettingsPanel, panel: ResultPanel, data: dict,
                request: gr.Request | None = None) -> dict:
         capability_request, generation, compiled = self._compile(inputs, settings, panel, data)
         path = write_bundle(compiled, capability_request, generation, self._folder(request) / "vace_inputs.zip")
         return {panel.status: f"Bundle ready: {compiled.num_frames} frames, {compiled.width}x{compiled.height}, "
-                              f"{len(compiled.references)} reference(s).", panel.bundle_file: str(path)}
+                              f"{len(compiled.references)} reference(s): press Download input bundle.",
+                panel.bundle_file: gr.update(value=str(path), visible=True)}
 
     def create(self, inputs: TabInputs, settings: SettingsPanel, panel: ResultPanel, data: dict,
                request: gr.Request | None = None) -> dict:
@@ -185,13 +199,13 @@ class TabController:
 
         worker = threading.Thread(target=work, name=f"job-{job_id}", daemon=True)
         worker.start()
-        shown = None
+        shown, clock = None, ProgressClock()
         while worker.is_alive() or not updates.empty():
             try:
                 update = updates.get(timeout=0.3)
             except queue.Empty:
                 continue
-            line = job_line(job_id, update)
+            line = job_line(job_id, update, clock)
             if line != shown:
                 shown = line
                 yield {panel.status: line}
@@ -199,7 +213,7 @@ class TabController:
         if "error" in outcome:
             raise outcome["error"]
         job = outcome["job"]
-        yield {panel.status: format_job(job), panel.video: result_html(job)}
+        yield {panel.status: format_job(job), **show_result(panel.area, job)}
 
     def cancel(self, panel: ResultPanel, job_id: str | None, request: gr.Request | None = None) -> dict:
         try:
@@ -220,26 +234,39 @@ def render_capability_tab(
     on_finished: Callable[[gr.events.Dependency], None] | None = None,
     default_size: str | None = None,
 ) -> RenderedTab:
-    """Render one capability tab in the current Blocks and wire its events."""
+    """Render one capability tab in the current Blocks and wire its events: the inputs and results on the left,
+    the settings in a collapsible side column, the action bar last (it sticks to the bottom of the window)."""
     name = capability.value
+    backends = [(backend.label, key) for key, backend in controller.services.backends.items()]
+    prompt = prompt_box(name, render=False)  # rendered in the action bar; the settings read it too
     with gr.Tab(title, id=name, elem_id=f"tab-{name}") as tab:
-        with gr.Row():
-            with gr.Column(scale=1):
+        with gr.Row(elem_classes=["vace-workspace"]):
+            with gr.Column(scale=3, min_width=300, elem_classes=["vace-main"]):
                 inputs = build_inputs()
+                area = result_area(name)
+            with gr.Column(scale=1, min_width=260, elem_classes=["vace-side"], elem_id=f"{name}-side"):
+                note = backend_note_box(name)
                 local = controller.services.backends.get("local")
-                settings = settings_panel(default_size or C.AUTO_SIZE, local=local)
-            with gr.Column(scale=1):
-                backends = [(backend.label, key) for key, backend in controller.services.backends.items()]
-                panel = result_panel(name, backends, controller.services.config.backend)
+                settings = settings_panel(default_size or C.AUTO_SIZE, prompt=prompt, local=local)
+                bundle_button, bundle_file = bundle_export(name)
+        bar = action_bar(name, backends, controller.services.config.backend, prompt)
+        job_id = gr.State(None)  # inside the tab: a Tabs child that is no tab shifts the tab buttons' order
+    panel = ResultPanel(bar, area, bundle_button, bundle_file, job_id, note)
     every = inputs.components | settings.components | {panel.backend}
 
     def preview(data: dict, request: gr.Request = None):
         return controller.preview(inputs, settings, panel, data, request)
 
+    def full_preview(data: dict, request: gr.Request = None):
+        return controller.full_preview(inputs, settings, panel, data, request)
+
     def bundle(data: dict, request: gr.Request = None):
         return controller.bundle(inputs, settings, panel, data, request)
 
-    wire(panel.preview_button.click, preview, every, {panel.status, panel.preview_video}, concurrency_id="preview")
+    wire(panel.preview_button.click, preview, every,
+         {panel.status, panel.estimate, panel.quick_gallery, area.full_preview_button}, concurrency_id="preview")
+    wire(area.full_preview_button.click, full_preview, every, {panel.status, panel.preview_video},
+         concurrency_id="preview")
     wire(panel.bundle_button.click, bundle, every, {panel.status, panel.bundle_file}, concurrency_id="preview")
 
     def create(data: dict, request: gr.Request):
@@ -251,9 +278,10 @@ def render_capability_tab(
     def cancel(job_id, request: gr.Request):
         return controller.cancel(panel, job_id, request)
 
+    shown = area.outputs
     created = wire(panel.generate_button.click, create, every, {panel.status, panel.job_id}, quick=True)
     # not limited here: the runner keeps GPU jobs one at a time and says each job's place in line
-    ran = wire(created.then, run, [panel.job_id, controller.credentials], {panel.status, panel.video},
+    ran = wire(created.then, run, [panel.job_id, controller.credentials], {panel.status} | shown,
                concurrency_id="jobs", concurrency_limit=None, show_progress="minimal")
     if on_finished is not None:
         on_finished(created)

@@ -1,4 +1,5 @@
-"""Components every capability tab repeats: the generation settings panel and the result panel."""
+"""Components every capability tab repeats: the generation settings panel and the result panel (action bar,
+result areas, bundle export)."""
 
 from __future__ import annotations
 
@@ -19,8 +20,10 @@ from ..core.settings import (
     SpeedMode,
     frames_for_duration,
 )
+from .action_bar import ActionBar, action_bar, prompt_box
 from .handlers import wire
 from .model_picker import model_picker
+from .results import ResultArea, result_area
 
 # What the UI shows for each enum value (a dropdown lists (label, value) pairs; the value is the enum's).
 FIT_LABELS: dict[FitMode, str] = {
@@ -167,11 +170,13 @@ class SettingsPanel:
         else the default."""
         return model if model in {value for _, value in self.model.choices} else self.model.value
 
-
-def settings_panel(default_size: str = C.AUTO_SIZE, sizes: list[str] | None = None, local=None) -> SettingsPanel:
-    """Render the settings panel in the current Blocks context (the model picker when `local` is the local backend)."""
-    prompt = gr.Textbox(label="Prompt", lines=3, max_length=C.MAX_PROMPT_CHARS,
-                        placeholder="Describe the video you want (up to 2000 characters)")
+def settings_panel(default_size: str = C.AUTO_SIZE, sizes: list[str] | None = None,
+                   prompt: gr.Textbox | None = None, local=None) -> SettingsPanel:
+    """Render the settings panel in the current Blocks context (the model picker when `local` is the local
+    backend). `prompt`: the tab's prompt box when it lives elsewhere (the action bar); without it the panel renders
+    its own. Others may add components after it in the same column."""
+    if prompt is None:
+        prompt = prompt_box()
     model = model_picker(local)
     with gr.Accordion("Generation settings", open=False):
         negative = gr.Textbox(label="Negative prompt", value=C.DEFAULT_NEGATIVE_PROMPT, lines=2,
@@ -238,35 +243,45 @@ def settings_panel(default_size: str = C.AUTO_SIZE, sizes: list[str] | None = No
 
 @dataclass
 class ResultPanel:
-    """Preview, export, generate, cancel, and what came out."""
+    """A tab's action bar (prompt, backend, Preview, Generate, Cancel, estimate, status), its result areas, the
+    input-bundle export and the job shown. The old names stay as properties (handlers key their updates by them)."""
 
-    preview_button: gr.Button
+    bar: ActionBar
+    area: ResultArea
     bundle_button: gr.Button
-    generate_button: gr.Button
-    cancel_button: gr.Button
-    preview_video: gr.Video
-    bundle_file: gr.File
-    video: gr.HTML  # the result player: served by the owner-only file route, never Gradio's file server
-    status: gr.Markdown
+    bundle_file: gr.DownloadButton
     job_id: gr.State
-    backend: gr.Dropdown
     backend_note: gr.Markdown
 
+    preview_button = property(lambda self: self.bar.preview_button)
+    generate_button = property(lambda self: self.bar.generate_button)
+    cancel_button = property(lambda self: self.bar.cancel_button)
+    status = property(lambda self: self.bar.status)
+    estimate = property(lambda self: self.bar.estimate)
+    backend = property(lambda self: self.bar.backend)
+    preview_video = property(lambda self: self.area.preview_video)
+    quick_gallery = property(lambda self: self.area.quick_gallery)
+    video = property(lambda self: self.area.before_after)  # served by the owner-only file route only
 
-def result_panel(capability: str, backends: list[tuple[str, str]], default_backend: str) -> ResultPanel:
-    backend = gr.Dropdown(backends, value=default_backend, label="Generate on", elem_id=f"{capability}-backend")
-    backend_note = gr.Markdown(elem_id=f"{capability}-backend-note")
+
+def bundle_export(capability: str) -> tuple[gr.Button, gr.DownloadButton]:
+    """Export input bundle, and the download button that appears once the bundle is written."""
     with gr.Row():
-        preview_button = gr.Button("Preview model input", elem_id=f"{capability}-preview")
-        bundle_button = gr.Button("Export input bundle", elem_id=f"{capability}-bundle")
-        generate_button = gr.Button("Generate", variant="primary", elem_id=f"{capability}-generate")
-        cancel_button = gr.Button("Cancel", variant="stop", elem_id=f"{capability}-cancel")
-    status = gr.Markdown("", elem_id=f"{capability}-status")
-    with gr.Row():
-        preview_video = gr.Video(label="What the model will see (gray = generated, tint = mask)", interactive=False,
-                                 elem_id=f"{capability}-preview-video")
-        video = gr.HTML("", label="Result", elem_id=f"{capability}-result")
-    bundle_file = gr.File(label="Input bundle (PNG frames, masks, references, manifest)", visible=True,
-                          elem_id=f"{capability}-bundle-file")
-    return ResultPanel(preview_button, bundle_button, generate_button, cancel_button, preview_video, bundle_file,
-                       video, status, gr.State(None), backend, backend_note)
+        button = gr.Button("Export input bundle", size="sm", elem_id=f"{capability}-bundle")
+        download = gr.DownloadButton("Download input bundle (zip)", size="sm", visible=False,
+                                     elem_id=f"{capability}-bundle-file")
+    return button, download
+
+
+def backend_note_box(capability: str) -> gr.Markdown:
+    return gr.Markdown(elem_id=f"{capability}-backend-note", elem_classes=["vace-backend-note"])
+
+
+def result_panel(capability: str, backends: list[tuple[str, str]], default_backend: str,
+                 prompt: gr.Textbox | None = None) -> ResultPanel:
+    """Everything but the settings, in one column (the tabs lay these out themselves, see capability_tab.py)."""
+    area = result_area(capability)
+    note = backend_note_box(capability)
+    bundle_button, bundle_file = bundle_export(capability)
+    bar = action_bar(capability, backends, default_backend, prompt)
+    return ResultPanel(bar, area, bundle_button, bundle_file, gr.State(None), note)

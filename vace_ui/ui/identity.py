@@ -25,7 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..jobs.store import ANYONE, Job, JobStore
-from ..jobs.thumbnails import THUMBNAIL_NAME, job_thumbnail
+from ..jobs.thumbnails import THUMBNAIL_NAME, input_video, job_thumbnail
+
+SOURCE_NAME = "source"
 
 COOKIE = "vace_owner"
 FILE_ROUTE = "/vace/file"
@@ -141,6 +143,13 @@ def thumbnail_url(job: Job) -> str:
     return f"{FILE_ROUTE.lstrip('/')}/{job.id}/{THUMBNAIL_NAME}?v={int(job.finished_at or 0)}"
 
 
+def source_url(job: Job) -> str:
+    """The owner-checked input video of a job (its "before"), relative to the page; "" when it has none."""
+    if input_video(job) is None:
+        return ""
+    return f"{FILE_ROUTE.lstrip('/')}/{job.id}/{SOURCE_NAME}?v={int(job.created_at or 0)}"
+
+
 def result_html(job: Job | None) -> str:
     """The result player (and a download link) for the page; empty when there is no result."""
     if job is None or not job.output_path:
@@ -215,6 +224,14 @@ def file_route(services):
             if thumbnail is None:
                 return Response("Not found.", status_code=404)
             return pinned_file_response(thumbnail, media_type="image/png", headers=private)
+        if request.path_params["name"] == SOURCE_NAME:
+            source = input_video(job)
+            if source is None:
+                return Response("Not found.", status_code=404)
+            try:
+                return pinned_file_response(source, headers=private)
+            except FileNotFoundError:  # deleted since the check above
+                return Response("Not found.", status_code=404)
         if request.path_params["name"] != "result.mp4" or not job.output_path or not Path(job.output_path).is_file():
             return Response("Not found.", status_code=404)
         try:

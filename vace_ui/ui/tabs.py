@@ -182,7 +182,7 @@ def repaint_inputs(scratch: Path) -> TabInputs:
                 control_mask: saved.control_mask, control_2: saved.control_2 or "",
                 strength_2: saved.strength_2} | references.restore(saved.references)
 
-    return TabInputs(own | references.components, request, restore)
+    return TabInputs(own | references.components, request, restore, receive=lambda path: {video: path})
 
 
 def extend_inputs() -> TabInputs:
@@ -205,7 +205,7 @@ def extend_inputs() -> TabInputs:
     def restore(saved: ExtendRequest) -> dict:
         return {component: getattr(saved, name) for name, component in fields.items()}
 
-    return TabInputs(set(fields.values()), request, restore)
+    return TabInputs(set(fields.values()), request, restore, receive=lambda path: {first_clip: path})
 
 
 def outpaint_inputs() -> TabInputs:
@@ -224,4 +224,4 @@ def outpaint_inputs() -> TabInputs:
     def restore(saved: OutpaintRequest) -> dict:
         return {video: saved.video or None, **{slider: getattr(saved, name) for name, slider in sides.items()}}
 
-    return TabInputs({video, *sides.values()}, request, restore)
+    return TabInputs({video, *sides.values()}, request, restore, receive=lambda path: {video: path})
