@@ -44,3 +44,18 @@ def set_small_settings(page, tab: str, size_text: str = "128x128", frames: str =
         if field.is_visible():  # a hosted backend hides what it does not honour
             field.fill(value)
             field.press("Tab")
+
+
+def history_card(page, job_id: str):
+    """The History gallery's card of a job (its caption ends with the job id)."""
+    return page.locator("#history-gallery button").filter(has_text=job_id).filter(visible=True).first
+
+
+def open_tab(page, title: str) -> None:
+    """Click a top-level tab, through the tab bar's overflow menu on a narrow screen."""
+    tab = page.get_by_role("tab", name=title, exact=True)
+    if tab.count() and tab.first.is_visible():
+        tab.first.click()
+        return
+    page.locator(".overflow-menu button, button.overflow-menu").first.click()
+    page.locator(".overflow-dropdown button").filter(has_text=title).first.click()

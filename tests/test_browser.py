@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from browser_helpers import ARTIFACTS, chromium, set_small_settings
+from browser_helpers import ARTIFACTS, chromium, history_card, set_small_settings
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +31,7 @@ def test_edit_upload_paint_generate_and_history(page, media_dir, running_app):
     page.locator("#tab-edit").get_by_label("Prompt", exact=True).fill("a red ball rolls across the table")
     set_small_settings(page, "edit")
     page.locator("#edit-generate").click()
-    result = page.locator("#edit-result video")
+    result = page.locator("#edit-result video[data-role=after]")
     result.wait_for(timeout=240_000)
     status = page.locator("#edit-status")
     assert "succeeded" in status.inner_text()
@@ -47,8 +47,7 @@ def test_edit_upload_paint_generate_and_history(page, media_dir, running_app):
     assert painted.shape == (128, 160) and 0 < (painted > 0).mean() < 0.5  # the stroke, at the video's size
 
     page.get_by_role("tab", name="History").click()  # the new job is there without pressing Refresh
-    table = page.locator("#history-table")
-    cell = table.get_by_text(edit_jobs[0].id, exact=True).filter(visible=True).first
+    cell = history_card(page, edit_jobs[0].id)
     cell.wait_for(timeout=30_000)
     cell.click()
     page.locator("#history-video video").wait_for(timeout=30_000)
@@ -61,7 +60,7 @@ def test_edit_upload_paint_generate_and_history(page, media_dir, running_app):
     assert page.locator("#tab-edit").is_visible()
     page.locator("#edit-status").get_by_text("Restored from History").wait_for(timeout=30_000)
     assert edit_jobs[0].id in page.locator("#edit-status").inner_text()  # the job's status and its result
-    page.locator("#edit-result video").wait_for(timeout=30_000)
+    page.locator("#edit-result video[data-role=after]").wait_for(timeout=30_000)
 
 
 def test_bad_input_shows_a_clear_message_in_the_page(page):
@@ -120,8 +119,10 @@ def test_click_and_paint_keyframes_track_and_preview_overlay(page, media_dir, ru
     assert "source frame 10" in toast.inner_text()  # said, not silently moved to another frame
     set_small_settings(page, "edit", frames="17")
     page.locator("#edit-preview").click()
-    page.locator("#edit-preview-video video").wait_for(timeout=120_000)
+    page.locator("#edit-quick-preview img").first.wait_for(timeout=120_000)  # first, middle, last frame
     assert "tracked through the clip from keyframe(s)" in status.inner_text()
+    page.locator("#edit-full-preview").click()  # the whole model input, one click away
+    page.locator("#edit-preview-video video").wait_for(timeout=120_000)
     page.screenshot(path=str(ARTIFACTS / "edit_tracking_preview.png"), full_page=True)
 
 
@@ -205,7 +206,7 @@ def test_hosted_backend_from_the_browser_to_history(page, running_app, media_dir
             page.locator("#reference-result video").wait_for(timeout=30_000)
             page.get_by_role("tab", name="History").click()
             job = next(j for j in running_app.services.store.list() if j.backend == provider)
-            cell = page.locator("#history-table").get_by_text(job.id, exact=True).filter(visible=True).first
+            cell = history_card(page, job.id)
             cell.wait_for(timeout=30_000)
             cell.click()
             page.locator("#history-video video").wait_for(timeout=30_000)

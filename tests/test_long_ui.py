@@ -45,7 +45,7 @@ def test_outpaint_tab_previews_the_plan_and_generates_three_windows(running_app,
         status = page.locator("#outpaint-status")
         status.get_by_text("3 windows: 0-8, 5-13, 8-16").wait_for(timeout=60_000)
         page.locator("#outpaint-generate").click()
-        page.locator("#outpaint-result video").wait_for(timeout=300_000)
+        page.locator("#outpaint-result video[data-role=after]").wait_for(timeout=300_000)
         assert "succeeded" in status.inner_text()
         browser.close()
     jobs = [job for job in running_app.services.store.list() if job.capability == "outpaint"]

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
-from browser_helpers import chromium, set_small_settings
+from browser_helpers import chromium, history_card, set_small_settings
 from fakes.replicate_fake import FakeReplicate
 from gradio_client import Client
 
@@ -77,7 +77,7 @@ def history_text(page, expect: str) -> str:
     """The History table once it lists `expect` (the visitor's own job), or as it is after 30 s."""
     page.get_by_role("tab", name="History").click()
     page.locator("#history-refresh").click()
-    table = page.locator("#history-table")
+    table = page.locator("#history-gallery")
     for _ in range(150):
         if expect in table.inner_text():
             break
@@ -129,7 +129,7 @@ def test_a_visitor_sees_fetches_and_restores_only_their_own_jobs(browser, runnin
             as_b.predict(job_a, api_name="/job")
 
         # B's History offers nothing of A's to select or restore; A's survives a reload
-        page_b.locator("#history-table").get_by_text(job_b, exact=True).filter(visible=True).first.click()
+        history_card(page_b, job_b).click()
         page_b.locator("#history-video video").wait_for(timeout=30_000)
         assert job_b in page_b.locator("#history-video video").get_attribute("src")
         page_a.reload()

@@ -188,7 +188,8 @@ def test_the_status_line_moves_queued_with_position_then_steps_then_outcome(runn
     assert any(line.startswith("▶️ running · decode") for line in lines)  # after the last step
     outcome = updates[-1]
     assert "succeeded" in lines[-1] and f"vace/file/{job.id}/result.mp4" in outcome["video"]["value"]
-    assert outcome["video"]["visible"] and outcome["use-extend"]["visible"] and outcome["json"]["request"] == {"references": []}
+    assert outcome["video"]["visible"] and outcome["use-extend"]["visible"]
+    assert outcome["json"]["request"] == {"references": []}
     assert list(controller.run(panel, job.id)) == []  # a finished job is not run again by a later Generate
 
 

@@ -93,7 +93,7 @@ def render_history(store: JobStore, tabs: gr.Tabs, rendered: dict[Capability, Re
         with gr.Row(equal_height=True):
             capability_filter = gr.Radio(choices, value=ALL, label="Show", elem_id="history-filter", scale=4)
             refresh_button = gr.Button("Refresh", size="sm", elem_id="history-refresh", scale=1, min_width=90)
-        gallery = gr.Gallery(label="Your jobs", columns=[2, 3, 4, 5], height="auto", allow_preview=False,
+        gallery = gr.Gallery(label="Your jobs", columns=4, fit_columns=False, height="auto", allow_preview=False,
                              object_fit="cover", interactive=False, elem_id="history-gallery")
         with gr.Row():
             restore_button = gr.Button("Restore settings into its tab", size="sm", elem_id="history-restore")

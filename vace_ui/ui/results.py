@@ -60,7 +60,7 @@ def result_area(capability: str) -> ResultArea:
     """Render the (at first hidden) result areas of a tab."""
     with gr.Row(elem_classes=["vace-preview-row"]):
         quick_gallery = gr.Gallery(label="Model input: first, middle, last frame (gray = generated, tint = mask)",
-                                   columns=3, rows=1, height="auto", object_fit="contain", allow_preview=True,
+                                   columns=3, rows=1, height=230, object_fit="contain", allow_preview=True,
                                    visible=False, elem_id=f"{capability}-quick-preview", interactive=False)
     full_preview_button = gr.Button("Show the full preview video", size="sm", visible=False,
                                     elem_id=f"{capability}-full-preview")
