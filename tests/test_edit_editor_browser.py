@@ -10,7 +10,7 @@ import logging
 
 import numpy as np
 import pytest
-from browser_helpers import ARTIFACTS, chromium, set_small_settings
+from browser_helpers import ARTIFACTS, chromium, history_card, set_small_settings
 from PIL import Image
 
 from vace_ui.ui import frame_view as fv
@@ -189,7 +189,7 @@ def test_restore_shows_the_kept_mask_on_the_view(page, media_dir, running_app):
     set_small_settings(page, "edit", frames="9")
     page.locator("#edit-frame input[type=number]").fill("2")  # the 9 frames used must hold the keyframe (6)
     page.locator("#edit-generate").click()
-    page.locator("#edit-result video").wait_for(timeout=240_000)
+    page.locator("#edit-result video[data-role=after]").wait_for(timeout=240_000)
     job = next(job for job in running_app.services.store.list()
                if job.capability == "edit" and job.status.value == "succeeded" and
                [k["frame"] for k in job.request["keyframes"]] == [6])
@@ -197,7 +197,7 @@ def test_restore_shows_the_kept_mask_on_the_view(page, media_dir, running_app):
 
     load(page, media_dir)  # something else on the view first
     page.get_by_role("tab", name="History").click()
-    cell = page.locator("#history-table").get_by_text(job.id, exact=True).filter(visible=True).first
+    cell = history_card(page, job.id)
     cell.wait_for(timeout=30_000)
     cell.click()
     page.locator("#history-restore").click()

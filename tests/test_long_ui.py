@@ -95,7 +95,7 @@ def test_extend_tab_previews_and_generates_an_extension_longer_than_one_window(r
         status = page.locator("#extend-status")
         status.get_by_text("3 windows: 0-8, 5-13, 8-16").wait_for(timeout=60_000)
         page.locator("#extend-generate").click()
-        page.locator("#extend-result video").wait_for(timeout=300_000)
+        page.locator("#extend-result video[data-role=after]").wait_for(timeout=300_000)
         assert "succeeded" in status.inner_text()
         browser.close()
     jobs = [job for job in running_app.services.store.list() if job.capability == "extend"]
