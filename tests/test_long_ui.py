@@ -4,7 +4,7 @@ extension longer than one window is the clip's kept frames plus the new frames, 
 
 from __future__ import annotations
 
-from browser_helpers import CHROMIUM, FLAGS, set_small_settings
+from browser_helpers import ARTIFACTS, CHROMIUM, FLAGS, set_small_settings
 from gradio_client import Client, handle_file
 
 from vace_ui.media.video import probe_video, read_metadata
@@ -93,7 +93,10 @@ def test_extend_tab_previews_and_generates_an_extension_longer_than_one_window(r
             tab.get_by_label(label).press("Tab")
         page.locator("#extend-preview").click()
         status = page.locator("#extend-status")
-        status.get_by_text("3 windows: 0-8, 5-13, 8-16").wait_for(timeout=60_000)
+        try:
+            status.get_by_text("3 windows: 0-8, 5-13, 8-16").wait_for(timeout=60_000)
+        finally:
+            page.screenshot(path=str(ARTIFACTS / "long_extend_preview.png"), full_page=True)
         page.locator("#extend-generate").click()
         page.locator("#extend-result video[data-role=after]").wait_for(timeout=300_000)
         assert "succeeded" in status.inner_text()
