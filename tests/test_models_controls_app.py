@@ -116,16 +116,18 @@ def _choose(page, label: str, option: str) -> None:
 
 
 def _preview(page, tmp_path) -> tuple[str, object]:
-    """Press Preview model input; the status text and the preview video's size."""
+    """Press Preview model input, then Show the full preview video; the status text and the preview video's size."""
     old = page.locator("#repaint-preview-video video").get_attribute("src") if page.locator(
         "#repaint-preview-video video").count() else None
     page.locator("#repaint-preview").click()
+    page.get_by_text("Model input:").wait_for(timeout=240_000)
+    text = page.locator("#repaint-status").inner_text()
+    page.locator("#repaint-full-preview").click()
     page.wait_for_function("old => { const v = document.querySelector('#repaint-preview-video video');"
                            " return v && v.src && v.src !== old; }", arg=old, timeout=240_000)
     src = page.locator("#repaint-preview-video video").get_attribute("src")
     (tmp_path / "preview.mp4").write_bytes(page.request.get(src).body())
-    page.get_by_text("Model input:").wait_for(timeout=30_000)
-    return page.locator("#repaint-status").inner_text(), probe_video(tmp_path / "preview.mp4")
+    return text, probe_video(tmp_path / "preview.mp4")
 
 
 def test_pick_a_model_and_generate_the_job_records_it(page, app):
@@ -140,7 +142,7 @@ def test_pick_a_model_and_generate_the_job_records_it(page, app):
     page.locator("#tab-repaint").get_by_label("Prompt", exact=True).fill("a dog runs")
     set_small_settings(page, "repaint")
     page.locator("#repaint-generate").click()
-    page.locator("#repaint-result video").wait_for(timeout=240_000)
+    page.locator("#repaint-result video[data-role=after]").wait_for(timeout=240_000)
     assert "succeeded" in page.locator("#repaint-status").inner_text()
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "model_picker_generate.png"), full_page=True)
