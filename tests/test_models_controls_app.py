@@ -120,7 +120,7 @@ def _preview(page, tmp_path) -> tuple[str, object]:
     old = page.locator("#repaint-preview-video video").get_attribute("src") if page.locator(
         "#repaint-preview-video video").count() else None
     page.locator("#repaint-preview").click()
-    page.get_by_text("Model input:").wait_for(timeout=240_000)
+    page.locator("#repaint-status").get_by_text("Model input:").wait_for(timeout=240_000)
     text = page.locator("#repaint-status").inner_text()
     page.locator("#repaint-full-preview").click()
     page.wait_for_function("old => { const v = document.querySelector('#repaint-preview-video video');"
