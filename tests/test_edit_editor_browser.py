@@ -24,6 +24,9 @@ RECORD_TIMELINE = """() => {
                             bands: strip.querySelectorAll('.vtl-tracked').length});
   }).observe(strip, {childList: true, subtree: true});
 }"""
+RECORD_STROKE_FRAME = """() => document.addEventListener('pointerdown', () => {
+  window.__strokeFrame = Number(document.querySelector('#edit-view .vfv').dataset.index);
+}, {capture: true, once: true})"""
 ERROR_BADGES = "() => [...document.querySelectorAll('span.error')].filter(e => e.offsetParent).length"
 
 
@@ -105,8 +108,11 @@ def test_rapid_frame_changes_then_a_stroke_and_keep_keeps_the_stroke(page, media
     for _ in range(12):  # quick arrow presses, as a person holding the key
         slider.press("ArrowRight")
         page.wait_for_timeout(20)
-    paint(page, 0.4, 0.5, 0.35)  # at once, whatever frame the view shows now
-    shown = int(page.locator("#edit-view .vfv").get_attribute("data-index"))
+    page.evaluate(RECORD_STROKE_FRAME)
+    paint(page, 0.4, 0.5, 0.35)  # at once, whatever frame the view shows now (it may still be catching up)
+    shown, _ = fv.parse_strokes(page.locator("#edit-strokes textarea").input_value())  # what Keep keeps
+    assert shown == page.evaluate("() => window.__strokeFrame")  # the frame on the view when the stroke began
+    assert page.locator("#edit-frame input[type=number]").input_value() == str(shown)  # the slider came back
     painted = strokes_mask(page, shown, 128, 160)
     assert painted.sum() > 500
     page.locator("#edit-keep").click()
@@ -114,7 +120,8 @@ def test_rapid_frame_changes_then_a_stroke_and_keep_keeps_the_stroke(page, media
     page.locator(f"#edit-view .vfv[data-index='{shown}'] img.vfv-mask[data-tint='kept']").wait_for(timeout=30_000)
     kept, _ = overlay(page)
     assert (kept & painted).sum() / painted.sum() > 0.98 and (kept & ~painted).sum() == 0  # the stroke, kept
-    assert page.locator("#edit-view .vfv").get_attribute("data-index") == str(shown)
+    assert page.locator(f"#edit-view [data-shown='{shown}']").count() == 1  # the view still paints on it
+    assert page.locator("#edit-frame input[type=number]").input_value() == str(shown)
 
     page.locator("#edit-tool").get_by_text("Eraser").click()  # erase through the middle of the kept mask
     box = page.locator("#edit-view canvas.vfv-strokes").bounding_box()

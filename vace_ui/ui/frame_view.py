@@ -7,6 +7,9 @@ a frame with a tinted mask on top, lets one paint and click on that same view, a
 - Strokes (brush or eraser, in source pixels) live in the browser per frame until kept or cleared, so a stroke is
   never lost to a frame change; the script mirrors them as JSON into the hidden textbox `#edit-strokes` (an input
   of Keep / Invert / Generate), with the frame the view shows (`shown`), which is the frame Keep keeps.
+- A stroke pins the view to the frame it was begun on: the script moves the slider back there, and a view of
+  another frame that still arrives (a late answer to a slider position from before the stroke) changes neither
+  `shown` nor where the strokes go; the view element says `data-shown` (and `data-late` while such a view is up).
 - A click with a click tool goes to the hidden textbox `#edit-pointer` (its input event runs segment-anything).
 - The timeline: thumbnails, a mark per keyframe (a button: click to jump there), tracked frames as a band, the
   current frame as a cursor, and tracking progress. A click on it sets the frame slider.

@@ -2,7 +2,10 @@
 
 VIEW_JS = r"""
 const strokes = {};
-let current = null, shown = null;
+// pin: the frame a stroke was begun on. The slider is brought back there, so the view stays on the painted frame;
+// while the slider stays there, a view of another frame is a late answer to a slider position from before the
+// stroke (the view goes back to the pinned frame next): it does not move the strokes, Keep or the next stroke.
+let current = null, shown = null, pin = null;
 const TITLES = {
   "edit-keep": "Keep: this frame's mask (with your strokes) becomes a keyframe",
   "edit-invert": "Invert: swap the masked region and the rest of this frame",
@@ -24,6 +27,18 @@ function radius() {
   const field = document.querySelector("#edit-brush input[type=number]");
   const size = field ? Number(field.value) : 24;
   return Math.max(0.5, (size || 24) / 2);
+}
+function frameSlider() { return document.querySelector("#edit-frame input[type=range]"); }
+function sliderFrame() {
+  const field = frameSlider();
+  return field ? Number(field.value) : null;
+}
+function moveSlider(frame) {
+  const field = frameSlider();
+  if (!field || Number(field.value) === frame) return;
+  Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, "value").set.call(field, String(frame));
+  field.dispatchEvent(new Event("input", {bubbles: true}));
+  field.dispatchEvent(new Event("change", {bubbles: true}));
 }
 function root() { return element.querySelector(".vfv[data-index]"); }
 function setBox(id, text) {
@@ -52,9 +67,13 @@ function redraw() {
 function sync() {
   titles();
   const view = root();
-  if (!view) { shown = null; return; }
+  if (!view) { shown = pin = null; delete element.dataset.shown; return; }
   for (const frame of (view.dataset.clear || "").split(",").filter(Boolean)) delete strokes[frame];
-  shown = Number(view.dataset.index);
+  const index = Number(view.dataset.index);
+  if (pin !== null && sliderFrame() !== pin) pin = null;  // the slider was moved on since the stroke
+  if (pin === null || index === pin) shown = index;
+  element.dataset.shown = String(shown);
+  element.dataset.late = String(index !== shown);
   redraw();
   publish();
 }
@@ -75,6 +94,8 @@ element.addEventListener("pointerdown", (ev) => {
     return;
   }
   ev.target.setPointerCapture(ev.pointerId);
+  pin = shown;  // the view may still be catching up with the slider: it stays on the frame painted on
+  moveSlider(shown);
   current = {erase: kind === "erase", r: radius(), p: [point(ev)]};
   (strokes[shown] = strokes[shown] || []).push(current);
   redraw();
