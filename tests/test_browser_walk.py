@@ -14,7 +14,7 @@ from browser_helpers import ARTIFACTS, chromium
 
 CAPABILITY_BUTTONS = ["Preview model input", "Export input bundle", "Generate", "Cancel", "Apply preset"]
 WALK = {  # tab id -> its buttons, in the order a person meets them
-    "reference": ["Use the cut-out", *CAPABILITY_BUTTONS],
+    "reference": ["Cut out by name", "Use the cut-out", *CAPABILITY_BUTTONS],
     "repaint": ["Quick control preview (first 17 frames)", *CAPABILITY_BUTTONS],
     "edit": ["✔ Keep", "◐ Invert", "✕ Clear", "⟲ All", "▶ Track", *CAPABILITY_BUTTONS],
     "extend": CAPABILITY_BUTTONS,
@@ -33,7 +33,8 @@ GIVEN = {  # tab -> (file input selector, media file name, what appears once it 
     "extend": ("#extend-first-clip input[type=file]", "square.mp4", "#extend-first-clip video"),
     "outpaint": ("#outpaint-video input[type=file]", "square.mp4", "#outpaint-video video"),
 }
-ACCORDIONS = {"Apply preset": "Local speed and memory", "Use the cut-out": "Cut a subject out of a photo"}
+ACCORDIONS = {"Apply preset": "Local speed and memory", "Use the cut-out": "Cut a subject out of a photo",
+              "Cut out by name": "Cut a subject out of a photo"}
 WATCH_TOASTS = """() => {
   window.__toasts = [];
   const seen = new WeakSet();
