@@ -33,3 +33,19 @@ def test_a_hosted_job_with_no_steps_says_its_phase_and_message():
     clock = ProgressClock(now=FakeTime())
     line = clock.line("j2", Progress(Phase.DENOISE, message="generating on ComfyUI"))
     assert line == "▶️ running · denoise · generating on ComfyUI · job `j2`"
+
+
+def test_the_estimate_follows_the_settings_before_any_preview(tmp_path):
+    from vace_ui.backends.local import LocalBackend
+    from vace_ui.core.settings import GenerationSettings
+    from vace_ui.ui.capability_tab import settings_estimate_text
+
+    local = LocalBackend("Wan-AI/Wan2.1-VACE-1.3B-diffusers", tmp_path, device="cpu")
+    default = settings_estimate_text(local, GenerationSettings())
+    assert default.startswith("⏱️ about ") and "auto: about 832x480, 81 frames" in default
+    fewer_steps = settings_estimate_text(local, GenerationSettings(steps=4))
+    bigger = settings_estimate_text(local, GenerationSettings(size="1280x720"))
+    assert "1280x720, 81 frames" in bigger
+    hours = [local.estimate(GenerationSettings(steps=steps), 832, 480, 81).seconds for steps in (4, 25)]
+    assert hours[0] < hours[1] and fewer_steps != default  # fewer steps: a shorter run, and the text says so
+    assert settings_estimate_text(None, GenerationSettings()) == ""  # no local backend: no estimate

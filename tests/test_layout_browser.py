@@ -160,3 +160,23 @@ def test_quick_preview_before_after_use_in_extend_and_history_gallery(browser, r
         assert other.id in page.locator("#history-gallery").inner_text()
     finally:
         page.close()
+
+
+def test_the_estimate_is_in_the_action_bar_before_any_preview_and_follows_frames(browser, running_app):
+    page = browser.new_page(viewport={"width": 1440, "height": 900})
+    try:
+        page.goto(running_app.url)
+        page.get_by_role("tab", name="Reference").wait_for(timeout=60_000)
+        open_tab(page, "Repaint")
+        estimate = page.locator("#repaint-estimate")
+        estimate.get_by_text("81 frames").wait_for(timeout=30_000)  # a fresh page, nothing previewed yet
+        assert "about" in estimate.inner_text()
+        side = page.locator("#repaint-side")
+        side.get_by_text("Generation settings").first.click()
+        frames = side.get_by_label("Frames (4n+1)")
+        frames.fill("161")
+        frames.press("Enter")
+        estimate.get_by_text("161 frames").wait_for(timeout=30_000)
+        assert "about" in estimate.inner_text()
+    finally:
+        page.close()

@@ -38,9 +38,10 @@ class ActionBar:
 
 
 def action_bar(capability: str, backends: list[tuple[str, str]], default_backend: str,
-               prompt: gr.Textbox | None = None) -> ActionBar:
+               prompt: gr.Textbox | None = None, estimate_text: str = "") -> ActionBar:
     """Render the bar in the current Blocks context (as the last thing of the tab, so it sticks to the bottom).
-    `prompt`: a prompt box made with render=False (the settings panel's), rendered here; else a new one."""
+    `prompt`: a prompt box made with render=False (the settings panel's), rendered here; else a new one.
+    `estimate_text`: the estimate shown before anything is previewed (from the default settings)."""
     with gr.Column(elem_classes=[BAR_CLASS], elem_id=f"{capability}-action-bar", variant="panel"):
         with gr.Row(elem_classes=["vace-bar-row"], equal_height=True):
             if prompt is None:
@@ -58,7 +59,7 @@ def action_bar(capability: str, backends: list[tuple[str, str]], default_backend
                                           elem_id=f"{capability}-cancel")
         with gr.Row(elem_classes=["vace-bar-row", "vace-bar-status"]):
             status = gr.Markdown("", elem_id=f"{capability}-status", elem_classes=["vace-status"])
-            estimate = gr.Markdown("", elem_id=f"{capability}-estimate", elem_classes=["vace-estimate"])
+            estimate = gr.Markdown(estimate_text, elem_id=f"{capability}-estimate", elem_classes=["vace-estimate"])
     return ActionBar(prompt, backend, preview_button, generate_button, cancel_button, estimate, status)
 
 

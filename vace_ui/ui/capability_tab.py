@@ -15,6 +15,7 @@ from pathlib import Path
 import gradio as gr
 
 from ..core import constants as C
+from ..core.errors import InputError
 from ..core.requests import Capability, CapabilityRequest
 from ..core.settings import GenerationSettings
 from ..jobs.context import file_context
@@ -150,6 +151,18 @@ class TabController:
                 panel.quick_gallery: gr.update(value=preview_stills(compiled.video), visible=True),
                 panel.area.full_preview_button: gr.update(visible=True)}
 
+    def settings_estimate(self, settings: SettingsPanel, panel: ResultPanel, data: dict) -> dict:
+        """The action bar's estimate from the settings alone (size, frames, steps, model, modes), before an input
+        is compiled; Preview refines it with the input's real size and references. Blank for hosted backends and
+        while a setting is not valid yet (the person may still be typing; Generate names the field)."""
+        if data[panel.backend] != "local":
+            return {panel.estimate: ""}
+        try:
+            generation = settings.read(data)
+        except InputError:
+            return {panel.estimate: ""}
+        return {panel.estimate: settings_estimate_text(self.services.local, generation)}
+
     def full_preview(self, inputs: TabInputs, settings: SettingsPanel, panel: ResultPanel, data: dict,
                      request: gr.Request | None = None) -> dict:
         """The whole model input as a video (references to the right of the frames)."""
@@ -226,6 +239,21 @@ class TabController:
         return {}
 
 
+def settings_estimate_text(local, generation: GenerationSettings) -> str:
+    """"⏱️ about 8 GB, about 3 min on this GPU (832x480, 81 frames; Preview refines it)"; "" without an estimate."""
+    if not hasattr(local, "estimate"):  # no local backend (or a stand-in without estimates)
+        return ""
+    width, height = generation.preset_size
+    try:
+        estimate = local.estimate(generation, width, height, generation.num_frames)
+    except InputError:
+        return ""
+    if estimate is None:
+        return ""
+    size = f"{width}x{height}" if generation.size_chosen else f"auto: about {width}x{height}"
+    return f"⏱️ {estimate.text} ({size}, {generation.num_frames} frames; Preview refines it)"
+
+
 def render_capability_tab(
     controller: TabController,
     capability: Capability,
@@ -249,7 +277,10 @@ def render_capability_tab(
                 local = controller.services.backends.get("local")
                 settings = settings_panel(default_size or C.AUTO_SIZE, prompt=prompt, local=local)
                 bundle_button, bundle_file = bundle_export(name)
-        bar = action_bar(name, backends, controller.services.config.backend, prompt)
+        default_backend = controller.services.config.backend
+        first_estimate = (settings_estimate_text(local, GenerationSettings(size=default_size or C.AUTO_SIZE))
+                          if default_backend == "local" else "")
+        bar = action_bar(name, backends, default_backend, prompt, estimate_text=first_estimate)
         job_id = gr.State(None)  # inside the tab: a Tabs child that is no tab shifts the tab buttons' order
     panel = ResultPanel(bar, area, bundle_button, bundle_file, job_id, note)
     every = inputs.components | settings.components | {panel.backend}
@@ -265,6 +296,14 @@ def render_capability_tab(
 
     wire(panel.preview_button.click, preview, every,
          {panel.status, panel.estimate, panel.quick_gallery, area.full_preview_button}, concurrency_id="preview")
+    def settings_estimate(data: dict):
+        return controller.settings_estimate(settings, panel, data)
+
+    estimate_inputs = settings.components | {panel.backend}
+    for changed in (settings.size, settings.num_frames, settings.steps, settings.model, settings.speed_mode,
+                    settings.memory_mode, panel.backend):
+        if changed is not None:  # no model picker without a local backend
+            wire(changed.change, settings_estimate, estimate_inputs, {panel.estimate}, quick=True)
     wire(area.full_preview_button.click, full_preview, every, {panel.status, panel.preview_video},
          concurrency_id="preview")
     wire(panel.bundle_button.click, bundle, every, {panel.status, panel.bundle_file}, concurrency_id="preview")
