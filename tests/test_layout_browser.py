@@ -125,6 +125,16 @@ def test_quick_preview_before_after_use_in_extend_and_history_gallery(browser, r
         clip_duration = page.locator("#extend-first-clip video").evaluate("v => v.duration")
         assert abs(clip_duration - result_duration) < 0.1, (clip_duration, result_duration)  # not the 2.5 s source
         page.screenshot(path=str(ARTIFACTS / "sent_to_extend.png"))
+        for target, loaded in (("repaint", "#repaint-video video"), ("edit", "#edit-view canvas.vfv-strokes")):
+            open_tab(page, "Outpaint")  # the same result, sent to Repaint's and to Edit's source video
+            page.locator(f"#outpaint-use-{target}").click()
+            page.locator(loaded).wait_for(timeout=60_000)
+            assert page.locator(f"#tab-{target}").is_visible()
+            page.wait_for_function("(sel) => document.querySelector(sel).readyState >= 1",
+                                   arg=f"#{target}-video video", timeout=30_000)
+            duration = page.locator(f"#{target}-video video").evaluate("v => v.duration")
+            assert abs(duration - result_duration) < 0.1, (target, duration, result_duration)
+        page.screenshot(path=str(ARTIFACTS / "sent_to_edit.png"))
 
         # History: a gallery; the filter, select -> play, restore; delete removes the job
         other = running_app.services.runner.create(ReferenceRequest(()), GenerationSettings(prompt="queued"),
