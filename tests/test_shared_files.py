@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from browser_helpers import chromium
+from browser_helpers import chromium, history_card
 from gradio_client import Client, handle_file
 from test_shared_browser import cookie, visitor
 
@@ -73,9 +73,9 @@ def browser():
 def _restore(page, job_id: str) -> None:
     page.get_by_role("tab", name="History").click()
     page.locator("#history-refresh").click()
-    row = page.locator("#history-table").get_by_text(job_id, exact=True).filter(visible=True).first
-    row.wait_for(timeout=30_000)
-    row.click()
+    card = history_card(page, job_id)
+    card.wait_for(timeout=30_000)
+    card.click()
     page.locator("#history-video video").wait_for(timeout=30_000)
     page.locator("#history-restore").click()
 
@@ -104,9 +104,11 @@ def test_restored_inputs_and_the_input_bundle_are_served_to_their_owner_only(bro
             assert httpx.get(absolute, timeout=30).status_code == 404
 
         page_a.locator("#repaint-bundle").click()
-        link = page_a.locator("#repaint-bundle-file a[href*='vace_inputs.zip']").first
-        link.wait_for(timeout=60_000)
-        href = link.get_attribute("href")
+        download_button = page_a.locator("#repaint-bundle-file")
+        download_button.wait_for(timeout=60_000)
+        with page_a.expect_download(timeout=60_000) as download:
+            download_button.click()
+        href = download.value.url
         absolute = href if href.startswith("http") else url + href.lstrip("/")
         mine = context_a.request.get(absolute)
         assert "vace-owned" in href and mine.status == 200 and mine.body()[:2] == b"PK"
