@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core.errors import GenerationCancelled, InputError
-from .video_trackers import SPECS, WEIGHT_FILES, TrackerWeightsMissing, find_weights, trackers_dir
+from .video_trackers import SPECS, WEIGHT_FILES, TrackerWeightsMissing, find_weights, shown_folder
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
 Progress = Callable[[int, int], None]
@@ -37,7 +37,7 @@ def find_text_weights(models_dir: Path, allow_downloads: bool = False) -> str:
         folder, hub_id = SPECS["sam3"].variants[0]
         raise TrackerWeightsMissing(
             f"Text prompts need the SAM 3 weights: put {', '.join(WEIGHT_FILES + TOKENIZER_FILES)} and "
-            f"processor_config.json in {trackers_dir(models_dir) / folder}/ (from https://huggingface.co/{hub_id}), "
+            f"processor_config.json in {shown_folder(folder)} (from https://huggingface.co/{hub_id}), "
             "or set VACE_ALLOW_DOWNLOADS=1.") from None
 
 

@@ -69,6 +69,11 @@ def trackers_dir(models_dir: Path) -> Path:
     return Path(models_dir) / "trackers"
 
 
+def shown_folder(folder: str) -> str:
+    """A tracker's weight folder as messages name it: under the models folder's label, never the server's path."""
+    return f"models/trackers/{folder}/"
+
+
 def _complete(folder: Path) -> bool:
     return all((folder / name).is_file() for name in WEIGHT_FILES)
 
@@ -100,7 +105,7 @@ def find_weights(name: str, models_dir: Path, allow_downloads: bool = False) -> 
             return str(cached)
     if allow_downloads:
         return spec.variants[0][1]
-    places = " or ".join(f"{trackers_dir(models_dir) / folder}/ (from https://huggingface.co/{hub_id})"
+    places = " or ".join(f"{shown_folder(folder)} (from https://huggingface.co/{hub_id})"
                          for folder, hub_id in spec.variants)
     raise TrackerWeightsMissing(
         f"{spec.label} weights not found: put {', '.join(WEIGHT_FILES)} and the processor files "
