@@ -166,3 +166,12 @@ def test_refiner_plugs_into_the_tracker(segmenter):
     assert np.array_equal(masks[0], first)
     for index in (1, 2, 3):
         assert np.array_equal(masks[index], refiner(frames[index], plain[index]))
+
+
+def test_a_missing_configured_checkpoint_is_named_without_its_server_folder(tmp_path):
+    from vace_ui.masks.sam import SamSegmenter, SamWeightsMissing
+
+    segmenter = SamSegmenter(checkpoint=tmp_path / "private" / "sam_vit_b_01ec64.pth")
+    with pytest.raises(SamWeightsMissing) as caught:
+        segmenter.load()
+    assert "sam_vit_b_01ec64.pth" in str(caught.value) and str(tmp_path) not in str(caught.value)

@@ -131,7 +131,9 @@ class SamSegmenter:
             if self.checkpoint is not None:
                 kind = self.model_type or next((k for k in CHECKPOINTS if k in self.checkpoint.name), None)
                 if kind is None or not self.checkpoint.is_file():
-                    raise SamWeightsMissing(f"SAM checkpoint {self.checkpoint} is missing or its model type unknown.")
+                    raise SamWeightsMissing(  # the file's name only: no server path
+                        f"SAM checkpoint {self.checkpoint.name} (VACE_SAM_CHECKPOINT) is missing or its model type "
+                        "unknown.")
                 path = self.checkpoint
             else:
                 kind, path = find_checkpoint(self.model_type)
