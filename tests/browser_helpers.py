@@ -3,6 +3,7 @@ settings a person types."""
 
 from __future__ import annotations
 
+import logging
 import shutil
 from contextlib import contextmanager
 from pathlib import Path
@@ -59,3 +60,18 @@ def open_tab(page, title: str) -> None:
         return
     page.locator(".overflow-menu button, button.overflow-menu").first.click()
     page.locator(".overflow-dropdown button").filter(has_text=title).first.click()
+
+
+ERROR_BADGES = "() => [...document.querySelectorAll('span.error')].filter(e => e.offsetParent).length"
+
+
+class Tracebacks(logging.Handler):
+    """Collects the server log's errors and tracebacks while a browser test clicks (attach to the root logger)."""
+
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.records = []
+
+    def emit(self, record):
+        if record.exc_info or record.levelno >= logging.ERROR:
+            self.records.append(record)

@@ -10,7 +10,7 @@ import logging
 
 import numpy as np
 import pytest
-from browser_helpers import ARTIFACTS, chromium, history_card, set_small_settings
+from browser_helpers import ARTIFACTS, ERROR_BADGES, Tracebacks, chromium, history_card, set_small_settings
 from PIL import Image
 
 from vace_ui.ui import frame_view as fv
@@ -27,17 +27,6 @@ RECORD_TIMELINE = """() => {
 RECORD_STROKE_FRAME = """() => document.addEventListener('pointerdown', () => {
   window.__strokeFrame = Number(document.querySelector('#edit-view .vfv').dataset.index);
 }, {capture: true, once: true})"""
-ERROR_BADGES = "() => [...document.querySelectorAll('span.error')].filter(e => e.offsetParent).length"
-
-
-class Tracebacks(logging.Handler):
-    def __init__(self):
-        super().__init__(logging.WARNING)
-        self.records = []
-
-    def emit(self, record):
-        if record.exc_info or record.levelno >= logging.ERROR:
-            self.records.append(record)
 
 
 @pytest.fixture(scope="module")

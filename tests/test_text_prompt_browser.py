@@ -12,22 +12,11 @@ import logging
 
 import numpy as np
 import pytest
-from browser_helpers import ARTIFACTS, chromium, open_tab, set_small_settings
+from browser_helpers import ARTIFACTS, ERROR_BADGES, Tracebacks, chromium, open_tab, set_small_settings
 from conftest import moving_square_video
 from PIL import Image
 
-ERROR_BADGES = "() => [...document.querySelectorAll('span.error')].filter(e => e.offsetParent).length"
 TOAST = '[data-testid="toast-text"]'
-
-
-class Tracebacks(logging.Handler):
-    def __init__(self):
-        super().__init__(logging.WARNING)
-        self.records = []
-
-    def emit(self, record):
-        if record.exc_info or record.levelno >= logging.ERROR:
-            self.records.append(record)
 
 
 class App:

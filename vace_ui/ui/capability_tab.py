@@ -296,6 +296,7 @@ def render_capability_tab(
 
     wire(panel.preview_button.click, preview, every,
          {panel.status, panel.estimate, panel.quick_gallery, area.full_preview_button}, concurrency_id="preview")
+
     def settings_estimate(data: dict):
         return controller.settings_estimate(settings, panel, data)
 
