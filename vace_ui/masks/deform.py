@@ -7,20 +7,29 @@ the identity at the keyframe) is carried along:
 1. Dense DIS flow from the stabilised frame to the keyframe pulled by the previous map gives the step's change
    (a few pixels). The keyframe is pasted only inside its pulled shape, the stabilised frame around it, so the
    background pulls towards no change and the outline of a rigid object stays where the global motion put it.
-2. Re-anchoring: flow straight to the keyframe (no previous map) is a second candidate, taken per pixel where
-   it explains the frame better. A part that was covered while the object changed shape is found again the
-   frame it is uncovered, instead of waiting for a chain of small steps to reach it.
+   While the object bends (step 5), Farneback flow with a small window is a second chained candidate: it
+   follows a bend that changes row by row, which DIS's patches average away.
+2. Re-anchoring: DIS flow straight to the keyframe (no previous map) is another candidate. Each pixel takes the
+   candidate that explains it best, so a part that was covered while the object changed shape is found again
+   the frame it is uncovered, instead of waiting for a chain of small steps to reach it.
 3. The map is trusted well inside the object where the keyframe's colours, pulled through it, explain the
    frame's 5x5 neighbourhood; elsewhere (outline, occluded parts) it takes the nearest trusted pixel's offset,
    slightly smoothed.
 4. Visible = the keyframe shape pulled through the map, where the pulled keyframe colours explain the frame.
    This test is against the keyframe, not the previous frame: an occluder is cut the frame it arrives, and a
-   part it uncovers is back the frame it is uncovered.
+   part it uncovers is back the frame it is uncovered. Small visible patches lying wholly inside covered
+   pixels are occluder texture that happens to match, and are cut too.
+5. Bending: where the map's median gradient over the visible core exceeds `TrackerConfig.bending_gradient`
+   (a waving subject, not a rigid one), the appearance test tolerates `bending_px` of local deformation, the
+   next frame adds the Farneback candidate, and the global motion is scored with `shear_prior` (the bend is
+   the map's job, not a tilt of the whole outline). A rigid object keeps the strict test, so an occluder over
+   it is not passed off as a shifted copy of the object.
 The final mask is the full-resolution keyframe mask pulled by the upscaled map, occluded parts cut, moved by the
 global motion: binary, with sharp edges.
 
-Limits (bench/tracking.py): content that was never in the keyframe (a flag's edge folding in new texture, a
-deformation faster than DIS follows in low-texture areas) fails the appearance test and is cut.
+Limits (bench/tracking.py): content that was never in the keyframe (a flag's edge folding in mirrored texture)
+still fails the appearance test and is cut; under a large occluder a waving subject's hidden part is guessed
+from its visible neighbours, and comes back a few pixels off.
 """
 
 from __future__ import annotations
@@ -72,7 +81,15 @@ class Deformation:
         xs, ys = np.meshgrid(np.arange(x1 - x0, dtype=np.float32), np.arange(y1 - y0, dtype=np.float32))
         self.grid = np.dstack([xs, ys])
         self.pull = self.grid.copy()
-        self.flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+        self.bent = False  # whether the map bent in the last frame (`_bending`)
+        dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+        self.dis = lambda first, second: dis.calc(first, second, None)
+
+    def farneback(self, first: np.ndarray, second: np.ndarray) -> np.ndarray:
+        """Dense Farneback flow with a 9-pixel window: follows a bend that changes row by row, where DIS's
+        patches average it away (DIS is kept for the larger steps of re-anchoring)."""
+        return self.cv2.calcOpticalFlowFarneback(np.ascontiguousarray(first), np.ascontiguousarray(second), None,
+                                                 0.5, 4, 9, 5, 7, 1.5, 0)
 
     def _stabilise(self, image: np.ndarray, affine: np.ndarray) -> np.ndarray:
         """The box of keyframe coordinates, sampled from `image` (current frame) through `affine` (key -> current)."""
@@ -95,13 +112,19 @@ class Deformation:
         stable = self._stabilise(color, affine).astype(np.float32)
         shape = self._pull(self.key_shape, self.pull, constant=True) >= 128
         pasted = np.where(shape, self._pull(self.key_gray, self.pull), stable_gray)
-        moved = self._pull(self.pull, self.grid + self.flow.calc(stable_gray, pasted, None))
-        error = masked_error(stable, self._pull(self.key_color, moved), shape, config.deform_px)
-        direct = self.grid + self.flow.calc(stable_gray, np.where(self.key_shape >= 128, self.key_gray, stable_gray),
-                                            None)
-        direct_error = masked_error(stable, self._pull(self.key_color, direct), shape, config.deform_px)
-        better = direct_error < error
-        moved[better], error[better] = direct[better], direct_error[better]
+        key_pasted = np.where(self.key_shape >= 128, self.key_gray, stable_gray)
+        flows = (self.dis, self.farneback) if self.bent else (self.dis,)
+        candidates = [self._pull(self.pull, self.grid + flow(stable_gray, pasted)) for flow in flows]
+        candidates.append(self.grid + self.dis(stable_gray, key_pasted))
+        moved, error = None, None
+        for candidate in candidates:  # per pixel, the one whose pulled keyframe colours explain the frame best
+            # Judged without the `deform_px` tolerance: a map a pixel or two off would pass, and carry on.
+            candidate_error = masked_error(stable, self._pull(self.key_color, candidate), shape)
+            if moved is None:
+                moved, error = candidate, candidate_error
+            else:
+                better = candidate_error < error
+                moved[better], error[better] = candidate[better], candidate_error[better]
         core = cv2.erode(shape.astype(np.uint8), np.ones((2 * config.residual_inset + 1,) * 2, np.uint8)) > 0
         trusted = core & (error <= config.photometric_limit)
         if trusted.any():
@@ -113,13 +136,45 @@ class Deformation:
                 offset = cv2.GaussianBlur(offset[trusted][labels - 1], (0, 0), config.residual_smooth)
             self.pull = self.grid + offset
         amodal = self._pull(self.key_shape, self.pull, constant=True) >= 128
+        pulled = self._pull(self.key_color, self.pull)
+        error = masked_error(stable, pulled, amodal, config.deform_px)
+        self.bent = self._bending(amodal, error)
         if not config.occlusion:
             return amodal, amodal
-        error = masked_error(stable, self._pull(self.key_color, self.pull), amodal, config.deform_px)
+        if config.bending_px > config.deform_px and self.bent:
+            error = masked_error(stable, pulled, amodal, config.bending_px)
         visible = (amodal & (error <= config.photometric_limit)).astype(np.uint8)
         kernel = np.ones((3, 3), np.uint8)
         visible = cv2.morphologyEx(cv2.morphologyEx(visible, cv2.MORPH_OPEN, kernel), cv2.MORPH_CLOSE, kernel)
-        return amodal, (visible > 0) & amodal
+        return amodal, self._drop_islands((visible > 0) & amodal, amodal)
+
+    def _bending(self, amodal: np.ndarray, error: np.ndarray) -> bool:
+        """Whether the map bends: its median gradient (pixels per pixel, x or y, lightly smoothed) over the
+        object's visible core exceeds `bending_gradient`. A rigid object's map stays near 0.01, a waving one's
+        goes past 0.4 (bench/tracking.py); only the latter's appearance test gets the `bending_px` tolerance, so
+        an occluder over a rigid object is not passed off as a slightly shifted copy of it."""
+        cv2, config = self.cv2, self.config
+        gy, gx = np.gradient(self.pull - self.grid, axis=(0, 1))
+        gradient = cv2.GaussianBlur(np.abs(np.concatenate([gx, gy], axis=2)).max(axis=2), (0, 0), 2.0)
+        core = cv2.erode(amodal.astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
+        core &= error <= config.photometric_limit
+        return bool(core.any()) and float(np.median(gradient[core])) > config.bending_gradient
+
+    def _drop_islands(self, visible: np.ndarray, amodal: np.ndarray) -> np.ndarray:
+        """`visible` without its small patches (under `island_share` of the shape) that lie wholly inside covered
+        pixels, off the shape's outline: occluder texture that happens to match the object's (a real part of the
+        object surrounded by an occluder on all sides would need an occluder with a hole)."""
+        cv2 = self.cv2
+        count, labels, stats, _ = cv2.connectedComponentsWithStats(visible.astype(np.uint8), connectivity=8)
+        if count <= 2 or self.config.island_share <= 0:
+            return visible
+        inner = cv2.erode(amodal.astype(np.uint8), np.ones((3, 3), np.uint8), borderType=cv2.BORDER_CONSTANT,
+                          borderValue=0) > 0
+        on_outline = np.zeros(count, bool)
+        on_outline[np.unique(labels[amodal & ~inner & visible])] = True
+        drop = (stats[:, cv2.CC_STAT_AREA] < self.config.island_share * max(1, int(amodal.sum()))) & ~on_outline
+        drop[0] = False
+        return visible & ~drop[labels]
 
     def step(self, gray: np.ndarray, color: np.ndarray, affine: np.ndarray) -> tuple[np.ndarray, ...]:
         """(full-resolution mask, visible and occluded work-resolution masks in the current frame)."""

@@ -10,7 +10,8 @@ resampling. Per frame:
    match the current frame (truncated colour error), so a wrong consensus loses to the object's own appearance;
    a small cost per pixel of departure from constant velocity breaks near-ties (measured: without it, a one-grey-
    level change in 0.001% of the pixels, as between OpenCV releases, moved the occluded star's worst frame from
-   0.79 to 0.31).
+   0.79 to 0.31). While the object bends (`deform.py`), a cost per pixel of shear (departure from the nearest
+   similarity) leaves the bend to the per-pixel map instead of tilting the whole outline.
 2. Re-anchoring: the winner is refined by direct alignment (masked ECC) of the keyframe's visible object pixels,
    outline included, onto the current frame, or, where OpenCV lacks it, by following the keyframe's own corners
    into the current frame warped back to keyframe coordinates. Either removes the drift that chaining frame to
@@ -22,8 +23,8 @@ resampling. Per frame:
    the previous frame moved by the object's motion explains its 5x5 neighbourhood.
 
 Limits (measured in bench/tracking.py): the appearance test assumes the object keeps its keyframe looks, so a
-strongly deforming subject (a waving flag folding new texture in at its edges) loses patches to it: use
-`TrackerConfig(occlusion=False)` there, SAM refinement, or a learned tracker.
+strongly deforming subject (a waving flag folding mirrored texture in at its edges) still loses a few pixels
+there, more under a large occluder: a learned tracker (`tracker="sam2"`) or a keyframe correction helps.
 """
 
 from __future__ import annotations
@@ -31,45 +32,8 @@ from __future__ import annotations
 import numpy as np
 
 from .deform import Deformation
+from .transforms import Box, apply, bounding_box, nearest_similarity, to3, warp_back, warp_into
 from .work_frames import TrackerConfig, WorkFrames
-
-Box = tuple[int, int, int, int]  # x0, y0, x1, y1 (exclusive) in work-resolution pixels
-
-
-def _to3(affine: np.ndarray) -> np.ndarray:
-    return np.vstack([affine, [0.0, 0.0, 1.0]])
-
-
-def _apply(affine: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """(N, 2) float32 points moved by a 2x3 transform (N may be 0)."""
-    return (points.astype(np.float64) @ affine[:, :2].T + affine[:, 2]).astype(np.float32)
-
-
-def _box(mask: np.ndarray, margin: int) -> Box | None:
-    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-    if rows.size == 0:
-        return None
-    height, width = mask.shape
-    x0, y0 = max(0, cols[0] - margin), max(0, rows[0] - margin)
-    return x0, y0, min(width, cols[-1] + 1 + margin), min(height, rows[-1] + 1 + margin)
-
-
-def _warp_into(cv2, image: np.ndarray, affine: np.ndarray, box: Box, nearest: bool = False) -> np.ndarray:
-    """`image` moved by `affine` (source -> destination), only the destination's `box` computed."""
-    x0, y0, x1, y1 = box
-    matrix = affine.copy()
-    matrix[:, 2] -= (x0, y0)
-    flags = cv2.INTER_NEAREST if nearest else cv2.INTER_LINEAR
-    return cv2.warpAffine(image, matrix, (x1 - x0, y1 - y0), flags=flags, borderMode=cv2.BORDER_REPLICATE)
-
-
-def _warp_back(cv2, image: np.ndarray, affine: np.ndarray, box: Box, nearest: bool = False) -> np.ndarray:
-    """The part `box` of the source frame of `affine`, sampled from `image` in its destination frame."""
-    x0, y0, x1, y1 = box
-    matrix = affine.copy()
-    matrix[:, 2] += affine[:, :2] @ np.array([x0, y0], np.float64)
-    flags = (cv2.INTER_NEAREST if nearest else cv2.INTER_LINEAR) | cv2.WARP_INVERSE_MAP
-    return cv2.warpAffine(image, matrix, (x1 - x0, y1 - y0), flags=flags, borderMode=cv2.BORDER_REPLICATE)
 
 
 def _patch_error(image: np.ndarray, predicted: np.ndarray) -> np.ndarray:
@@ -128,7 +92,7 @@ class ObjectTrack:
         ys, xs = np.nonzero(inner if inner.any() else self.key_mask)
         stride = max(1, len(xs) // 2000)  # enough pixels to score a motion, few enough to stay fast
         self.samples = np.stack([xs[::stride], ys[::stride]], 1)
-        self.key_box = _box(self.key_mask, 8)
+        self.key_box = bounding_box(self.key_mask, 8)
         self.input_mask = np.full(self.key_mask.shape, 255, np.uint8)  # ECC: every current pixel may be used
         if not self.empty:
             self._add_points(self.prev_gray)
@@ -139,7 +103,7 @@ class ObjectTrack:
     def _add_points(self, gray: np.ndarray) -> None:
         cv2 = self.cv2
         need = self.config.max_points - len(self.points)  # (0 would mean "no limit" to OpenCV)
-        box = _box(self.visible, 0)
+        box = bounding_box(self.visible, 0)
         if box is None or need < 1:
             return
         x0, y0, x1, y1 = box
@@ -154,7 +118,7 @@ class ObjectTrack:
         if found is None:
             return
         found = found.reshape(-1, 2).astype(np.float32) + np.float32([x0, y0])
-        self.key_points = np.vstack([self.key_points, _apply(cv2.invertAffineTransform(self.affine), found)])
+        self.key_points = np.vstack([self.key_points, apply(cv2.invertAffineTransform(self.affine), found)])
         self.points = np.vstack([self.points, found])
 
     def _follow_points(self, gray: np.ndarray) -> None:
@@ -180,7 +144,7 @@ class ObjectTrack:
         """(keyframe positions, current positions) of up to ~600 visible pixels moved by dense optical flow,
         computed in a box around the object with room for fast motion."""
         cv2 = self.cv2
-        box = _box(self.visible, 40)
+        box = bounding_box(self.visible, 40)
         inner = cv2.erode(self.visible.astype(np.uint8), np.ones((3, 3), np.uint8))
         ys, xs = np.nonzero(inner)
         if box is None or len(xs) == 0:
@@ -191,13 +155,13 @@ class ObjectTrack:
         ys, xs = ys[::stride], xs[::stride]
         previous = np.stack([xs, ys], 1).astype(np.float32)
         current = previous + flow[ys - y0, xs - x0]
-        return _apply(cv2.invertAffineTransform(self.affine), previous), current.astype(np.float32)
+        return apply(cv2.invertAffineTransform(self.affine), previous), current.astype(np.float32)
 
     def _motion_error(self, color: np.ndarray, affine: np.ndarray) -> float:
         """Mean colour error (each pixel's truncated at 40) between the keyframe's object pixels and the current
         frame where `affine` puts them."""
         cv2 = self.cv2
-        moved = _apply(affine, self.samples)
+        moved = apply(affine, self.samples)
         found = cv2.remap(color, moved[:, 0][None], moved[:, 1][None], cv2.INTER_LINEAR,
                           borderMode=cv2.BORDER_REPLICATE)[0]
         expected = self.key_color[self.samples[:, 1], self.samples[:, 0]]
@@ -210,7 +174,7 @@ class ObjectTrack:
         if not hasattr(cv2, "findTransformECCWithMask") or self.key_box is None:
             return []
         x0, y0, x1, y1 = box = self.key_box
-        seen = _warp_back(cv2, self.visible.astype(np.uint8), self.affine, box, nearest=True)
+        seen = warp_back(cv2, self.visible.astype(np.uint8), self.affine, box, nearest=True)
         template_mask = (seen & self.key_mask[y0:y1, x0:x1]) * 255
         if np.count_nonzero(template_mask) < 64:
             return []
@@ -225,11 +189,7 @@ class ObjectTrack:
             return []
         warp = warp.astype(np.float64)
         warp[:, 2] -= warp[:, :2] @ offset
-        a, b = (warp[0, 0] + warp[1, 1]) / 2, (warp[1, 0] - warp[0, 1]) / 2
-        similar = warp.copy()  # the nearest similarity: average the rotation-scale parts, keep the box centre
-        centre = np.array([(x0 + x1) / 2, (y0 + y1) / 2])
-        similar[:, :2] = [[a, -b], [b, a]]
-        similar[:, 2] += (warp[:, :2] - similar[:, :2]) @ centre
+        similar = nearest_similarity(warp, np.array([(x0 + x1) / 2, (y0 + y1) / 2]))
         return {"similarity": [similar], "affine": [warp], "auto": [similar, warp]}[self.config.motion]
 
     def _anchor(self, gray: np.ndarray, affine: np.ndarray) -> np.ndarray | None:
@@ -237,9 +197,9 @@ class ObjectTrack:
         cv2, config = self.cv2, self.config
         if len(self.anchors) < config.min_points or self.key_box is None:
             return None
-        box = _box(self.key_mask, 16)
+        box = bounding_box(self.key_mask, 16)
         x0, y0, x1, y1 = box
-        warped = _warp_back(cv2, gray, affine, box)
+        warped = warp_back(cv2, gray, affine, box)
         anchors = self.anchors - np.float32([x0, y0])
         # The residual is a pixel or two: one pyramid level, so windows stay off the differently moving background.
         params = dict(_LK, maxLevel=1)
@@ -252,7 +212,7 @@ class ObjectTrack:
         if correction is None or np.abs(correction[:, :2] - np.eye(2)).max() > 0.15:
             return None
         correction[:, 2] += (x0, y0) - correction[:, :2] @ np.array([x0, y0], np.float64)  # box -> keyframe coords
-        return (_to3(affine) @ _to3(correction))[:2]
+        return (to3(affine) @ to3(correction))[:2]
 
     def _fit(self, source: np.ndarray, target: np.ndarray, threshold: float, model: str = "similarity"):
         """RANSAC fit of a similarity or affine transform; (None, None) when fewer than `min_points` agree."""
@@ -267,18 +227,25 @@ class ObjectTrack:
 
     def _score(self, color: np.ndarray, affine: np.ndarray, predicted: np.ndarray) -> float:
         """A motion's cost: its appearance error plus `motion_prior` per pixel by which it moves the corners of the
-        object's box away from the constant-velocity prediction. Where appearance cannot tell motions apart (an
-        occluder over much of the object, little texture) the smoother motion wins, rather than whichever a
-        hair's difference in the error (a library's rounding) happens to favour."""
+        object's box away from the constant-velocity prediction (where appearance cannot tell motions apart, an
+        occluder over much of the object or little texture, the smoother motion wins rather than whichever a
+        hair's difference in the error, a library's rounding, happens to favour). While the object bends (see
+        `Deformation.bent`), also `shear_prior` per pixel by which it moves them away from its nearest similarity:
+        a waving subject's local shear is left to the per-pixel map instead of tilting the whole outline. A rigid
+        object's squash or stretch is scored on appearance alone."""
         x0, y0, x1, y1 = self.key_box
         corners = np.float32([[x0, y0], [x1, y0], [x0, y1], [x1, y1]])
-        departure = float(np.abs(_apply(affine, corners) - _apply(predicted, corners)).max())
-        return self._motion_error(color, affine) + self.config.motion_prior * departure
+        departure = float(np.abs(apply(affine, corners) - apply(predicted, corners)).max())
+        bending = self.deformation is not None and self.deformation.bent
+        similar = nearest_similarity(affine, corners.mean(axis=0))
+        shear = float(np.abs(apply(affine, corners) - apply(similar, corners)).max())
+        return (self._motion_error(color, affine) + self.config.motion_prior * departure
+                + self.config.shear_prior * shear * bending)
 
     def _estimate_motion(self, gray: np.ndarray, color: np.ndarray) -> np.ndarray:
         cv2, config = self.cv2, self.config
         previous = self.affine
-        candidates = [previous, (_to3(self.velocity) @ _to3(previous))[:2]]
+        candidates = [previous, (to3(self.velocity) @ to3(previous))[:2]]
         self._follow_points(gray)
         remaining = np.ones(len(self.points), bool)
         for _ in range(2):
@@ -296,7 +263,7 @@ class ObjectTrack:
                     candidates.append(wider)
         key, current = self._flow_pairs(gray)
         if len(key) >= config.min_points:
-            shift = np.median(current - _apply(previous, key), axis=0)
+            shift = np.median(current - apply(previous, key), axis=0)
             candidates.append(previous + np.array([[0.0, 0.0, shift[0]], [0.0, 0.0, shift[1]]]))
             for model in self.models:
                 affine, _ = self._fit(key, current, 2 * config.ransac_px, model)
@@ -314,9 +281,9 @@ class ObjectTrack:
             if refined_error < error:
                 chosen, error = affine, refined_error
         # Points that disagree with the chosen motion were on something else; the rest restart from it (drift-free).
-        keep = np.linalg.norm(_apply(chosen, self.key_points) - self.points, axis=1) < 2 * config.ransac_px
+        keep = np.linalg.norm(apply(chosen, self.key_points) - self.points, axis=1) < 2 * config.ransac_px
         self.points = self.points[keep]
-        self.key_points = _apply(cv2.invertAffineTransform(chosen), self.points)
+        self.key_points = apply(cv2.invertAffineTransform(chosen), self.points)
         return chosen
 
     # ----- occlusion ----------------------------------------------------------------------------------------
@@ -327,12 +294,12 @@ class ObjectTrack:
         x0, y0, x1, y1 = box
         inside = amodal[y0:y1, x0:x1]
         current = color[y0:y1, x0:x1].astype(np.float32)
-        from_template = _warp_into(cv2, self.template, affine, box)
+        from_template = warp_into(cv2, self.template, affine, box)
         occluded = inside & (_envelope_error(current, from_template, self.config.deform_px) > limit)
         if not occluded.any():
             return occluded
-        from_previous = _warp_into(cv2, self.prev_color, step, box).astype(np.float32)
-        was_covered = _warp_into(cv2, self.occluded.astype(np.uint8), step, box, nearest=True) > 0
+        from_previous = warp_into(cv2, self.prev_color, step, box).astype(np.float32)
+        was_covered = warp_into(cv2, self.occluded.astype(np.uint8), step, box, nearest=True) > 0
         occluded &= (_patch_error(current, from_previous) > limit) | was_covered
         kernel = np.ones((3, 3), np.uint8)
         occluded = cv2.morphologyEx(occluded.astype(np.uint8), cv2.MORPH_OPEN, kernel)
@@ -343,14 +310,14 @@ class ObjectTrack:
         """Blend the visible object pixels into the appearance template (keyframe coordinates)."""
         cv2, rate = self.cv2, self.config.template_rate
         x0, y0, x1, y1 = box = self.key_box
-        current = _warp_back(cv2, color, self.affine, box).astype(np.float32)
-        seen = _warp_back(cv2, self.visible.astype(np.uint8), self.affine, box, nearest=True) > 0
+        current = warp_back(cv2, color, self.affine, box).astype(np.float32)
+        seen = warp_back(cv2, self.visible.astype(np.uint8), self.affine, box, nearest=True) > 0
         part = self.template[y0:y1, x0:x1]
         part[seen] = (1.0 - rate) * part[seen] + rate * current[seen]
 
     def _step_nonrigid(self, gray: np.ndarray, color: np.ndarray, affine: np.ndarray) -> np.ndarray:
         mask, self.visible, self.occluded = self.deformation.step(gray, color, affine)
-        self.velocity = (_to3(affine) @ np.linalg.inv(_to3(self.affine)))[:2]
+        self.velocity = (to3(affine) @ np.linalg.inv(to3(self.affine)))[:2]
         self.affine = affine
         self.prev_gray, self.prev_color = gray, color
         self.frames_done += 1
@@ -371,9 +338,9 @@ class ObjectTrack:
             affine = self.affine
         if self.config.residual:
             return self._step_nonrigid(gray, color, affine)
-        step = (_to3(affine) @ np.linalg.inv(_to3(self.affine)))[:2]  # previous frame -> current frame
+        step = (to3(affine) @ np.linalg.inv(to3(self.affine)))[:2]  # previous frame -> current frame
         amodal = cv2.warpAffine(self.key_small, affine, clip.size, flags=cv2.INTER_LINEAR) >= 128
-        box = _box(amodal, 3)
+        box = bounding_box(amodal, 3)
         mask = np.zeros(full_shape, dtype=bool)
         occluded = np.zeros_like(amodal)
         if box is not None:
@@ -385,7 +352,7 @@ class ObjectTrack:
             fx1 = min(clip.full_w, int(np.ceil(box[2] * clip.scale_x)))
             fy1 = min(clip.full_h, int(np.ceil(box[3] * clip.scale_y)))
             full_box = (fx0, fy0, fx1, fy1)
-            part = _warp_into(cv2, self.key_full, clip.to_full(affine), full_box) >= 128
+            part = warp_into(cv2, self.key_full, clip.to_full(affine), full_box) >= 128
             if occluded.any():
                 covered = cv2.resize(occluded.astype(np.uint8) * 255, (clip.full_w, clip.full_h),
                                      interpolation=cv2.INTER_LINEAR)

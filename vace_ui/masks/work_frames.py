@@ -23,8 +23,12 @@ class TrackerConfig:
     min_points: int = 6  # fewest RANSAC inliers that make a motion candidate
     ransac_px: float = 1.5
     motion_prior: float = 0.05  # colour-error units per pixel a motion departs from constant velocity
+    shear_prior: float = 0.5  # colour-error units per pixel an affine motion departs from its nearest similarity
     occlusion: bool = True  # cut occluders out of the mask (appearance test, see the module docstring)
     deform_px: int = 0  # the appearance test tolerates local deformation of this many pixels
+    bending_px: int = 1  # ... and this many while the object bends (its map's median gradient > bending_gradient)
+    bending_gradient: float = 0.2  # pixels per pixel
+    island_share: float = 0.05  # visible patches inside covered parts smaller than this share of the shape are cut
     photometric_limit: float = 15.0  # mean colour error (0-255) over 5x5 below which a pixel is still the object
     residual: bool = True  # per-pixel residual flow on top of the global motion (non-rigid subjects)
     residual_margin: int = 12  # room around the globally moved shape for the residual flow (work pixels)
