@@ -1,5 +1,6 @@
 """SAM 3 text prompts in real Chromium, as a person uses them: on the Edit tab, open "Or name it", type what to
-mask and Generate on the tiny model (the job records mask_text; the exported input bundle's mask is binary and
+mask and press Find (SAM 3's masks on every frame at once, a kept frame correcting them from there) or
+Generate on the tiny model (the job records mask_text; the exported input bundle's mask is binary and
 non-empty on every frame, the tiny random build's thresholds being 0); on the Reference tab, give the photo, type a
 name and press "Cut out by name" (the cut-out appears, the subject on white). With the SAM 3 weights absent, the
 Edit job fails in words on its status line and "Cut out by name" gives a warning toast, both naming
@@ -117,6 +118,69 @@ def test_edit_text_prompt_generates_and_its_mask_covers_every_frame(browser, run
     assert (masks == 0).any()  # not simply everything
     assert_clean(page, browser.watch, logged)
     page.screenshot(path=str(ARTIFACTS / "text_prompt_edit.png"))
+    page.close()
+
+
+def test_find_shows_the_text_masks_on_every_frame_before_a_job_and_a_kept_frame_corrects_them(
+        browser, running_app, media_dir):
+    """Find runs SAM 3 on the clip at once: scrubbing shows its mask for each frame, captioned with what made it;
+    a frame kept after that corrects the masks from there on (Find again), as the job would compile them."""
+    from test_edit_editor_browser import go_to, overlay, paint
+
+    from vace_ui.media.video import read_frames
+
+    logged = len(browser.watch.records)
+    page = new_page(browser, running_app.url, "Edit")
+    page.locator("#edit-video input[type=file]").set_input_files(str(media_dir / "square.mp4"))
+    page.locator("#edit-view .vfv[data-index='0'] img.vfv-frame").wait_for(timeout=60_000)
+    page.locator("#tab-edit").get_by_text("Or name it (SAM 3 text prompt)").click()
+    page.locator("#edit-find").click()  # nothing named yet: a warning in words, nothing runs
+    page.locator(TOAST).filter(has_text="name what to mask").first.wait_for(timeout=30_000)
+    page.locator("#edit-mask-text textarea").fill("the square")
+    page.locator("#edit-find").click()
+    page.locator("#edit-timeline .vtl-status").get_by_text("frame(s) tracked").wait_for(timeout=180_000)
+    frames = list(read_frames(media_dir / "square.mp4"))
+    expected = running_app.services.trackers.text().segment(frames, "the square")
+    go_to(page, 5)
+    page.locator("#edit-view img.vfv-mask[data-tint='tracked']").wait_for(timeout=30_000)
+    shown, _ = overlay(page)
+    assert expected[5].any() and np.array_equal(shown, expected[5])  # SAM 3's own mask for frame 5
+    assert "by the SAM 3 text 'the square'" in page.locator("#edit-view .vfv-caption").inner_text()
+    page.screenshot(path=str(ARTIFACTS / "text_prompt_find.png"))
+
+    go_to(page, 6)
+    paint(page, 0.5, 0.5, 0.2)  # a correction on frame 6, kept, then Find again
+    page.locator("#edit-keep").click()
+    page.locator("#edit-keyframes").get_by_text("frame 6").wait_for(timeout=30_000)
+    page.locator("#edit-find").click()
+    page.locator("#edit-timeline .vtl-status").get_by_text("frame(s) tracked").wait_for(timeout=180_000)
+    go_to(page, 8)
+    page.locator("#edit-view img.vfv-mask[data-tint='tracked']").wait_for(timeout=30_000)
+    caption = page.locator("#edit-view .vfv-caption").inner_text()
+    assert "tracker" in caption and "SAM 3 text" not in caption  # corrected from frame 6 on
+    go_to(page, 3)
+    page.locator("#edit-view img.vfv-mask[data-tint='tracked']").wait_for(timeout=30_000)
+    shown, _ = overlay(page)
+    assert np.array_equal(shown, expected[3])  # before the correction: still the text mask
+    assert "SAM 3 text" in page.locator("#edit-view .vfv-caption").inner_text()
+    assert_clean(page, browser.watch, logged)
+    page.close()
+
+
+def test_find_without_weights_answers_with_a_warning_naming_the_folder(browser, no_sam3_app, media_dir):
+    logged = len(browser.watch.records)
+    page = new_page(browser, no_sam3_app.url, "Edit")
+    page.locator("#edit-video input[type=file]").set_input_files(str(media_dir / "square.mp4"))
+    page.locator("#edit-view .vfv[data-index='0'] img.vfv-frame").wait_for(timeout=60_000)
+    page.locator("#tab-edit").get_by_text("Or name it (SAM 3 text prompt)").click()
+    page.locator("#edit-mask-text textarea").fill("the square")
+    page.locator("#edit-find").click()
+    toast = page.locator(TOAST).filter(has_text="models/trackers/sam3/").first
+    toast.wait_for(timeout=60_000)
+    assert "Text prompts need the SAM 3 weights" in toast.inner_text()
+    assert not page.locator(TOAST).filter(has_text="Something went wrong").count()
+    assert page.locator("#edit-view img.vfv-mask").count() == 0  # nothing claimed
+    assert_clean(page, browser.watch, logged)
     page.close()
 
 

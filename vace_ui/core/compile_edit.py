@@ -101,28 +101,43 @@ def compile_edit(request: EditRequest, settings: GenerationSettings, ctx: Compil
 def _text_masks(ctx: CompileContext, request: EditRequest, clip, notes: list[str]) -> np.ndarray:
     """SAM 3's masks for the text on every frame; painted keyframes correct them from their frame on (tracked
     through the rest of the clip by the chosen tracker)."""
-    if ctx.segment is None:
-        raise InputError("mask_text", "text prompts are not available here; paint the mask instead.")
-    text = " ".join(request.mask_text.split())
-    masks = np.asarray(ctx.segment(clip.frames, text)).astype(bool)
-    if masks.shape != clip.frames.shape[:3]:
-        raise InputError("mask_text", f"the text masks are {masks.shape}; the clip is {clip.frames.shape[:3]}.")
-    notes.append(f"mask: SAM 3 text prompt {text!r} on every frame")
     keyframes = _keyframes_on_canvas(ctx, request, clip) if request.keyframes else {}
     if clip.whole is not None:
         keyframes = {frame - clip.offset: mask for frame, mask in keyframes.items()
-                     if 0 <= frame - clip.offset < len(masks)}
+                     if 0 <= frame - clip.offset < len(clip.frames)}
+    masks, made_by = text_masks(ctx, clip.frames, request.mask_text, keyframes, request.cut_occluders,
+                                request.tracker.value)
+    notes.append(f"mask: SAM 3 text prompt {' '.join(request.mask_text.split())!r} on every frame")
+    if len(made_by) > 1:
+        first, by = made_by[1]
+        notes.append(f"mask: corrected from output frame {first} on (keyframes {sorted(keyframes)}, {by})")
+    return masks
+
+
+def text_masks(ctx: CompileContext, frames, text: str, keyframes: dict[int, np.ndarray], cut_occluders: bool,
+               tracker: str) -> tuple[np.ndarray, list[tuple[int, str]]]:
+    """SAM 3's (N, H, W) bool masks for `text` on every frame of `frames` (an array or a sliceable sequence),
+    `keyframes` ({frame: painted mask}) replacing them from the first keyframe on, carried through the rest by
+    `tracker`. Also who made which frames: [(0, "SAM 3 text 'the dog'"), (first keyframe, "flow tracker")], the
+    second only with keyframes. The Edit job's compile and the Edit tab's preview both come here."""
+    if ctx.segment is None:
+        raise InputError("mask_text", "text prompts are not available here; paint the mask instead.")
+    text = " ".join(text.split())
+    masks = np.asarray(ctx.segment(frames, text)).astype(bool)
+    expected = (len(frames), *np.asarray(frames[0]).shape[:2])
+    if masks.shape != expected:
+        raise InputError("mask_text", f"the text masks are {masks.shape}; the clip is {expected}.")
+    made_by = [(0, f"SAM 3 text {text!r}")]
     if keyframes:
         if ctx.track is None:
             raise InputError("mask_type", "corrections need tracking, which is not available here.")
         first = min(keyframes)
         shifted = {frame - first: mask for frame, mask in keyframes.items()}
-        tracked = ctx.track(clip.frames[first:], shifted, cut_occluders=request.cut_occluders,
-                            tracker=request.tracker.value)
-        tracked, by = tracked if isinstance(tracked, tuple) else (tracked, request.tracker.value)
+        tracked = ctx.track(frames[first:], shifted, cut_occluders=cut_occluders, tracker=tracker)
+        tracked, by = tracked if isinstance(tracked, tuple) else (tracked, tracker)
         masks[first:] = np.asarray(tracked).astype(bool)
-        notes.append(f"mask: corrected from output frame {first} on (keyframes {sorted(keyframes)}, {by} tracker)")
-    return masks
+        made_by.append((first, f"{by} tracker"))
+    return masks, made_by
 
 
 def _keyframes_on_canvas(ctx: CompileContext, request: EditRequest, clip) -> dict[int, np.ndarray]:

@@ -1,15 +1,13 @@
 """The Edit tab as an editor: one frame view (the frame with its mask tinted on top; paint, erase or click on it),
 a timeline strip under it (thumbnails, keyframe marks to jump to, tracked frames, Track's progress), a frame
-slider, small icon buttons (keep, invert, clear, track), or an uploaded mask image / mask video. The per-session
-state is a `MaskEditor`; the handlers are plain functions of (components, values) wired once in `edit_inputs`;
-the view's HTML and its script are in frame_view.py."""
+slider, small icon buttons (keep, invert, clear, track), a text prompt with Find, or an uploaded mask image / mask
+video. The per-session state is a `MaskEditor`; the handlers are plain functions of (components, values) wired
+once in `edit_inputs`; the view is in edit_view.py (its HTML and script in frame_view.py), Track and Find in
+edit_track.py."""
 
 from __future__ import annotations
 
-import queue
 import threading
-import time
-from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 
@@ -19,28 +17,22 @@ import numpy as np
 from ..core import constants as C
 from ..core.errors import BackendUnavailable, InputError, MediaError
 from ..core.requests import EditRequest, MaskKeyframe, MaskShape, MaskType, TrackerChoice
-from ..media.frames import FrameSource
 from ..media.video import probe_video
 from ..services import Services
 from . import frame_view as fv
 from .capability_tab import TabInputs
+from .edit_track import on_track
+from .edit_view import EditView, read_frame, show
 from .frame_view_assets import TIMELINE_CSS, TIMELINE_JS, VIEW_CSS, VIEW_JS
 from .handlers import wire
 from .mask_editor import MaskEditor
-from .reference_slots import ReferenceSlots, reference_slots
+from .reference_slots import reference_slots
 
 TRACKER_CHOICES = [("Flow (no weights)", TrackerChoice.FLOW.value), ("SAM 2.1", TrackerChoice.SAM2.value),
                    ("SAM 3 tracker", TrackerChoice.SAM3.value), ("EdgeTAM", TrackerChoice.EDGETAM.value),
                    ("Auto (best with weights, else flow)", TrackerChoice.AUTO.value)]
 TOOLS = [("✎ Brush", "brush"), ("⌫ Eraser", "erase"), ("+ Click: add", "add"), ("− Click: remove", "remove")]
-TINTS = {"kept": fv.Tint.KEPT, "tracked": fv.Tint.TRACKED, "pending": fv.Tint.PENDING}
-THUMBNAILS = 12
 DEFAULT = EditRequest()
-
-
-def read_frame(video_path: str, frame_index: int, frames: FrameSource) -> np.ndarray:
-    """Frame `frame_index` as the compile decodes it (read-only), through the session's `FrameSource`."""
-    return frames.frame(video_path, int(frame_index))
 
 
 class ClickSegmenter:
@@ -56,69 +48,6 @@ class ClickSegmenter:
                 segmenter.set_image(frame)
                 self._key = key
             return segmenter.segment(clicks)
-
-
-class ClipFrames:
-    """The clip's source frames as a random-access sequence (decoded on demand), for tracking."""
-
-    def __init__(self, state: MaskEditor):
-        self.state = state
-
-    def __len__(self) -> int:
-        return self.state.frame_count
-
-    def __getitem__(self, index: int) -> np.ndarray:
-        if not 0 <= index < len(self):
-            raise IndexError(index)
-        return read_frame(self.state.video, index, self.state.frames)
-
-    def __iter__(self):
-        return (self[index] for index in range(len(self)))
-
-
-@dataclass
-class EditView:
-    """The Edit tab's components (handlers return {component: update} dicts keyed by these)."""
-
-    session: gr.State
-    video: gr.Video
-    frame: gr.Slider
-    view: gr.HTML
-    timeline: gr.HTML
-    strokes: gr.Textbox
-    keyframe_list: gr.Markdown
-    mask_image: gr.Image
-    mask_video: gr.Video
-    mask_type: gr.Radio
-    expand_ratio: gr.Slider
-    shape: gr.Dropdown
-    cut_occluders: gr.Checkbox
-    references: ReferenceSlots
-    tracker: gr.Dropdown
-    mask_text: gr.Textbox | None = None
-
-    @property
-    def shown(self) -> set:
-        return {self.view, self.timeline}
-
-
-def _strip(state: MaskEditor, index: int, progress: tuple[int, int] | None = None) -> fv.Strip:
-    if not state.thumbnails:
-        reader = state.frames.reader(state.video)
-        state.thumbnails = fv.thumbnail_urls(reader.thumbnails(min(THUMBNAILS, state.frame_count), height=48))
-    return fv.Strip(state.frame_count, state.thumbnails, tuple(state.keyframes.indices), tuple(sorted(state.tracked)),
-                    int(index), progress)
-
-
-def show(view: EditView, state: MaskEditor, index: int, clear: tuple[int, ...] = (), note: str = "") -> dict:
-    """Frame `index` on the view with its mask tinted (pending, kept or tracked), and the timeline."""
-    if not state.loaded:
-        return {view.view: fv.view_html(None), view.timeline: fv.timeline_html(None)}
-    index = max(0, min(int(index), state.frame_count - 1))
-    mask, kind = state.shown_mask(index)
-    html = fv.view_html(read_frame(state.video, index, state.frames), index, mask, TINTS.get(kind, fv.Tint.KEPT),
-                        clear, note)
-    return {view.view: html, view.timeline: fv.timeline_html(_strip(state, index))}
 
 
 def _with_strokes(state: MaskEditor, index: int, strokes_json: str | None) -> np.ndarray | None:
@@ -227,48 +156,6 @@ def on_clear(view: EditView, everything: bool, index, strokes_json, state: MaskE
     return {view.session: state, view.keyframe_list: state.describe(), **show(view, state, index, cleared)}
 
 
-def on_track(view: EditView, services: Services, index, cut_occluders, tracker, state: MaskEditor):
-    """Track the kept keyframes through the clip; the timeline's progress moves while it runs."""
-    if not state.loaded or not state.keyframes.indices:
-        gr.Warning("Keep a mask on at least one frame first; Track carries it through the clip.")
-        yield {}
-        return
-    from ..jobs.context import file_context
-
-    updates: queue.Queue = queue.Queue()
-    context = file_context(progress=lambda _label, done, total: updates.put(("step", (done, total))),
-                           trackers=services.video_tracker, refiner=services.sam.refiner)
-    result: dict = {}
-
-    def work():
-        try:  # the flow tracker says each frame it has tracked (learned trackers report steps only)
-            result["masks"] = context.track(ClipFrames(state), state.keyframes.as_dict(),
-                                            cut_occluders=bool(cut_occluders), tracker=tracker,
-                                            on_mask=lambda frame: updates.put(("frame", frame)))
-        except Exception as error:  # noqa: BLE001 - raised again below, in the handler (the one rule applies)
-            result["error"] = error
-        updates.put(None)
-
-    threading.Thread(target=work, daemon=True, name="edit-track").start()
-    shown, current, frames, last = (0, 1), (0, 1), set(), 0.0
-    while (update := updates.get()) is not None:
-        kind, value = update
-        if kind == "frame":
-            frames.add(value)
-            continue
-        current = value
-        if time.monotonic() - last >= 0.25 or current[0] == current[1]:  # a few updates a second, not one a step
-            last, shown = time.monotonic(), current
-            strip = _strip(state, int(index), shown)
-            yield {view.timeline: fv.timeline_html(replace(strip, tracked=tuple(sorted(frames))))}
-    if "error" in result:
-        raise result["error"]
-    masks, by = result["masks"] if isinstance(result["masks"], tuple) else (result["masks"], tracker)
-    state.set_tracked(masks)
-    gr.Info(f"Tracked {len(state.tracked)} frame(s) with the {by} tracker: scrub to see each frame's mask.")
-    yield {view.session: state, view.keyframe_list: state.describe(), **show(view, state, int(index))}
-
-
 def build_request(view: EditView, scratch: Path, data: dict) -> EditRequest:
     """The request for what the tab shows now. What is painted on the canvas counts for its frame, kept or not;
     an uploaded mask image counts for the shown frame when nothing was painted or kept."""
@@ -344,8 +231,11 @@ def edit_inputs(clicker: ClickSegmenter, scratch: Path, services: Services | Non
     pointer = gr.Textbox(visible="hidden", elem_id="edit-pointer")
     jump = gr.Textbox(visible="hidden", elem_id="edit-jump")
     with gr.Accordion("Or name it (SAM 3 text prompt)", open=False):
-        mask_text = gr.Textbox(label="What to mask on every frame; painted frames correct it from there on",
-                               placeholder="the dog, all people", elem_id="edit-mask-text", max_length=200)
+        with gr.Row(equal_height=True):
+            mask_text = gr.Textbox(label="What to mask on every frame; kept frames correct it from there on",
+                                   placeholder="the dog, all people", elem_id="edit-mask-text", max_length=200,
+                                   scale=4)
+            find = gr.Button("▶ Find", size="sm", elem_id="edit-find", min_width=70, scale=1)
     with gr.Accordion("Or upload a mask", open=False):
         with gr.Row():
             mask_image = gr.Image(label="Mask image (white = edit), on the chosen frame", type="filepath",
@@ -359,7 +249,7 @@ def edit_inputs(clicker: ClickSegmenter, scratch: Path, services: Services | Non
                                  info="Grow the mask by this fraction of its box")
         shape = gr.Dropdown([s.value for s in MaskShape], value=DEFAULT.mask_shape.value, label="Mask shape")
         cut_occluders = gr.Checkbox(DEFAULT.cut_occluders, label="Tracking: cut out what passes in front",
-                                    info="Turn off for bending or waving subjects (people, flags, animals)")
+                                    info="Turn off if a bending subject (a flag, a dancer) loses its edges")
         tracker = gr.Dropdown(TRACKER_CHOICES, value=DEFAULT.tracker.value, label="Tracker", elem_id="edit-tracker",
                               info="Learned trackers need their weights in models/trackers (see the README)")
     references = reference_slots("edit-reference", height=140)
@@ -382,8 +272,10 @@ def edit_inputs(clicker: ClickSegmenter, scratch: Path, services: Services | Non
     wire(clear.click, partial(on_clear, view, False), mask_inputs, listed | view.shown, show_progress="hidden")
     wire(clear_all.click, partial(on_clear, view, True), mask_inputs, listed | view.shown, show_progress="hidden")
     if services is not None:
-        wire(track.click, partial(on_track, view, services), [frame, cut_occluders, tracker, session],
-             listed | view.shown, concurrency_id="edit-track", show_progress="hidden")
+        track_inputs = [frame, cut_occluders, tracker, mask_text, session]
+        for button in (track, find):
+            wire(button.click, partial(on_track, view, services), track_inputs, listed | view.shown,
+                 concurrency_id="edit-track", show_progress="hidden")
 
     components = {session, video, frame, strokes, mask_image, mask_video, mask_type, expand_ratio, shape,
                   cut_occluders, tracker, mask_text} | references.components

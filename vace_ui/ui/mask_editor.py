@@ -32,6 +32,7 @@ class MaskEditor:
     click_frame: int | None = None  # the frame `clicks` were made on
     pending: dict[int, np.ndarray] = field(default_factory=dict)  # clicked/inverted masks, not kept yet
     tracked: dict[int, np.ndarray] = field(default_factory=dict)  # Track's masks, bit-packed, by source frame
+    tracked_by: tuple[tuple[int, str], ...] = ()  # (first frame, what made the masks from there): Track's sources
     thumbnails: tuple = ()  # the timeline's (frame, data URL) pairs, made once per clip
     _written: dict[tuple[int, str], str] = field(default_factory=dict, repr=False)
     _folder: str | None = field(default=None, repr=False)
@@ -60,10 +61,16 @@ class MaskEditor:
         height, width = self.keyframes.height, self.keyframes.width
         return np.unpackbits(packed, count=height * width).reshape(height, width).astype(bool)
 
-    def set_tracked(self, masks: np.ndarray) -> None:
-        """Track's result, (N, H, W) bool over the clip's frames; keyframes are not repeated here."""
+    def set_tracked(self, masks: np.ndarray, made_by: tuple[tuple[int, str], ...] = ((0, "flow tracker"),)) -> None:
+        """Track's result, (N, H, W) bool over the clip's frames; keyframes are not repeated here. `made_by`:
+        (first frame, what made the masks from that frame on), in frame order."""
         kept = set(self.keyframes.indices)
         self.tracked = {index: np.packbits(mask) for index, mask in enumerate(masks) if index not in kept}
+        self.tracked_by = tuple(made_by)
+
+    def tracked_source(self, index: int) -> str:
+        """What made the tracked mask of frame `index` ("flow tracker", "SAM 3 text 'the dog'")."""
+        return next((by for first, by in reversed(self.tracked_by) if first <= int(index)), "tracker")
 
     def shown_mask(self, index: int) -> tuple[np.ndarray | None, str]:
         """What the view tints on frame `index`: a mask not kept yet, else the kept keyframe, else the tracked
