@@ -50,6 +50,36 @@ def test_edit_through_the_api_on_a_fake_provider(running_app, replicate_in_app, 
             assert KEY.encode() not in file.read_bytes(), f"key leaked into {file}"
 
 
+def test_a_text_only_edit_sends_sam3s_masks_to_the_provider(running_app, replicate_in_app, media_dir, tmp_path):
+    """mask_text alone on a hosted backend: SAM 3 runs here (tiny random build), and the provider receives that
+    mask as its src_mask video, one mask per frame (white = regenerate), with nothing painted."""
+    from vace_ui.core.compile import compile_request
+    from vace_ui.core.requests import request_from_dict
+    from vace_ui.core.settings import GenerationSettings
+    from vace_ui.jobs.sizing import for_backend
+    from vace_ui.media.video import read_frames
+
+    client = Client(running_app.url, verbose=False)
+    path, job = client.predict(handle_file(str(media_dir / "square.mp4")), None, 0, None, "fixed", 0.0, SETTINGS,
+                               "exact", True, "flow", "the square", api_name="/edit")
+    stored = running_app.services.store.get(job["job_id"])
+    assert stored.backend == "replicate" and stored.status.value == "succeeded"
+    assert stored.request["mask_text"] == "the square" and not stored.request.get("keyframes")
+    sent = replicate_in_app.file_content(replicate_in_app.created[-1]["input"]["src_mask"])
+    (tmp_path / "mask.mp4").write_bytes(sent)
+    received = read_frames(tmp_path / "mask.mp4")[..., 0] >= 128
+    services = running_app.services
+    request = request_from_dict("edit", stored.request)
+    backend = services.backends["replicate"]
+    context = for_backend(services.runner.context_factory(), backend.capabilities(), backend.label)
+    expected = compile_request(request, GenerationSettings.from_dict(stored.settings), context).mask > 0
+    assert received.shape == expected.shape[:3]
+    assert all(frame.any() for frame in expected) and (~expected).any()
+    agree = [(r & e).sum() / max(1, (r | e).sum()) for r, e in zip(received, expected)]
+    assert min(agree) >= 0.95, agree  # the same masks, through the video codec
+    assert probe_video(path).frame_count == 12
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
