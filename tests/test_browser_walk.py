@@ -16,7 +16,7 @@ CAPABILITY_BUTTONS = ["Preview model input", "Export input bundle", "Generate", 
 WALK = {  # tab id -> its buttons, in the order a person meets them
     "reference": ["Cut out by name", "Use the cut-out", *CAPABILITY_BUTTONS],
     "repaint": ["Quick control preview (first 17 frames)", *CAPABILITY_BUTTONS],
-    "edit": ["✔ Keep", "◐ Invert", "✕ Clear", "⟲ All", "▶ Track", *CAPABILITY_BUTTONS],
+    "edit": ["✔ Keep", "◐ Invert", "✕ Clear", "⟲ All", "▶ Track", "▶ Find", *CAPABILITY_BUTTONS],
     "extend": CAPABILITY_BUTTONS,
     "outpaint": CAPABILITY_BUTTONS,
     "history": ["Refresh", "Restore settings into its tab", "Delete this job"],
@@ -34,7 +34,7 @@ GIVEN = {  # tab -> (file input selector, media file name, what appears once it 
     "outpaint": ("#outpaint-video input[type=file]", "square.mp4", "#outpaint-video video"),
 }
 ACCORDIONS = {"Apply preset": "Local speed and memory", "Use the cut-out": "Cut a subject out of a photo",
-              "Cut out by name": "Cut a subject out of a photo"}
+              "Cut out by name": "Cut a subject out of a photo", "▶ Find": "Or name it (SAM 3 text prompt)"}
 WATCH_TOASTS = """() => {
   window.__toasts = [];
   const seen = new WeakSet();
