@@ -23,8 +23,9 @@ resampling. Per frame:
    the previous frame moved by the object's motion explains its 5x5 neighbourhood.
 
 Limits (measured in bench/tracking.py): the appearance test assumes the object keeps its keyframe looks, so a
-strongly deforming subject (a waving flag folding mirrored texture in at its edges) still loses a few pixels
-there, more under a large occluder: a learned tracker (`tracker="sam2"`) or a keyframe correction helps.
+strongly deforming subject (a waving flag bringing texture into view at its edges that the keyframe never
+showed) still loses a few pixels there, more under a large occluder: a learned tracker (`tracker="sam2"`) or a
+keyframe correction helps.
 """
 
 from __future__ import annotations

@@ -61,7 +61,7 @@ class MaskEditor:
         height, width = self.keyframes.height, self.keyframes.width
         return np.unpackbits(packed, count=height * width).reshape(height, width).astype(bool)
 
-    def set_tracked(self, masks: np.ndarray, made_by: tuple[tuple[int, str], ...] = ((0, "flow tracker"),)) -> None:
+    def set_tracked(self, masks: np.ndarray, made_by: tuple[tuple[int, str], ...] = ()) -> None:
         """Track's result, (N, H, W) bool over the clip's frames; keyframes are not repeated here. `made_by`:
         (first frame, what made the masks from that frame on), in frame order."""
         kept = set(self.keyframes.indices)
