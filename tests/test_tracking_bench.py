@@ -54,6 +54,32 @@ def test_the_object_is_back_the_frame_the_occluder_has_left(clips):
         assert bench.ops.iou(masks[index], truths[index]) >= 0.9, index
 
 
+def test_a_keyframe_on_a_covered_object_keeps_the_covered_part_coming_back(clips):
+    """A correction painted while the occluder covers 70% of the object shows only the visible 30%. The earlier
+    keyframe's track, which agrees with it and knows the whole shape, stands for the rest: once the occluder has
+    left, the mask is whole again (before: the keyframe's 30% alone, IoU about 0.3 to the end of the clip)."""
+    frames, truths = clips["entering-occluder"]
+    middle = len(frames) // 2
+    assert truths[middle].sum() < 0.4 * truths[0].sum()  # the keyframe shows the object mostly covered
+    scores = bench.scores(track_masks(frames, {0: truths[0], middle: truths[middle]}), truths)
+    late = scores[int(0.85 * len(frames)) - 1:]  # scores[i - 1] is frame i's
+    assert late.min() >= 0.9, round(float(late.min()), 3)
+    assert scores.mean() >= bench.TARGET_MEAN, round(float(scores.mean()), 4)
+
+
+def test_a_keyframe_that_cuts_a_part_off_is_not_undone_by_the_earlier_track(clips):
+    """The same keyframe with the object's left half cut off (the user says that half is not the object): the
+    earlier track disagrees with it there, so it does not add the half back on later frames."""
+    frames, truths = clips["move-scale-rotate"]
+    middle = len(frames) // 2
+    cut = truths[middle].copy()
+    columns = np.flatnonzero(cut.any(axis=0))
+    cut[:, : (columns[0] + columns[-1]) // 2] = False
+    masks = track_masks(frames, {0: truths[0], middle: cut})
+    for index in (middle + 5, len(frames) - 1):
+        assert masks[index].sum() < 0.7 * truths[index].sum(), index
+
+
 def test_a_rounding_sized_change_of_the_input_does_not_move_the_figures(clips):
     """What differs between machines and library versions is last-bit rounding, a grey level here and there. The
     occluded star, where the tracker once flipped between worst frames 0.79 and 0.31 on such a change, keeps its

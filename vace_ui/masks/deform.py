@@ -178,7 +178,8 @@ class Deformation:
         return visible & ~drop[labels]
 
     def step(self, gray: np.ndarray, color: np.ndarray, affine: np.ndarray) -> tuple[np.ndarray, ...]:
-        """(full-resolution mask, visible and occluded work-resolution masks in the current frame)."""
+        """(full-resolution mask, visible and occluded work-resolution masks in the current frame); `amodal` is
+        then the full-resolution mask with its covered parts."""
         cv2, clip = self.cv2, self.clip
         amodal_key, visible_key = self._update(gray, color, affine)
         x0, y0, x1, y1 = self.box
@@ -192,6 +193,9 @@ class Deformation:
         field = (cv2.resize(self.pull, (fx1 - fx0, fy1 - fy0), interpolation=cv2.INTER_LINEAR) + 0.5) * scale - 0.5
         field += np.float32([fx0, fy0])  # box work pixels -> full-resolution keyframe pixels
         part = self._pull(self.key_full, field, constant=True)
+        full[fy0:fy1, fx0:fx1] = part
+        self.amodal = cv2.warpAffine(full, clip.to_full(affine), (clip.full_w, clip.full_h),
+                                     flags=cv2.INTER_LINEAR) >= 128
         covered = (amodal_key & ~visible_key).astype(np.uint8) * 255
         if covered.any():
             part[cv2.resize(covered, (fx1 - fx0, fy1 - fy0), interpolation=cv2.INTER_LINEAR) >= 128] = 0

@@ -81,6 +81,7 @@ class ObjectTrack:
         self.occluded = np.zeros_like(self.visible)
         self.points = self.key_points = np.empty((0, 2), np.float32)
         self.frames_done = 0
+        self.amodal = mask.astype(bool)  # after `step`: its mask with the parts an occluder covers
         if config.motion not in ("similarity", "affine", "auto"):
             raise ValueError(f"unknown motion model {config.motion!r}")
         models = {"similarity": ["similarity"], "affine": ["affine"], "auto": ["similarity", "affine"]}
@@ -318,6 +319,7 @@ class ObjectTrack:
 
     def _step_nonrigid(self, gray: np.ndarray, color: np.ndarray, affine: np.ndarray) -> np.ndarray:
         mask, self.visible, self.occluded = self.deformation.step(gray, color, affine)
+        self.amodal = self.deformation.amodal
         self.velocity = (to3(affine) @ np.linalg.inv(to3(self.affine)))[:2]
         self.affine = affine
         self.prev_gray, self.prev_color = gray, color
@@ -332,7 +334,8 @@ class ObjectTrack:
         cv2, clip = self.cv2, self.clip
         full_shape = (clip.full_h, clip.full_w)
         if self.empty:
-            return np.zeros(full_shape, dtype=bool)
+            self.amodal = np.zeros(full_shape, dtype=bool)
+            return self.amodal
         gray, color = clip.gray[index], clip.color[index]
         affine = self._estimate_motion(gray, color)
         if not 0.05 < abs(np.linalg.det(affine[:, :2])) < 20:  # a degenerate fit (a sliver left): hold still
@@ -343,6 +346,7 @@ class ObjectTrack:
         amodal = cv2.warpAffine(self.key_small, affine, clip.size, flags=cv2.INTER_LINEAR) >= 128
         box = bounding_box(amodal, 3)
         mask = np.zeros(full_shape, dtype=bool)
+        self.amodal = mask
         occluded = np.zeros_like(amodal)
         if box is not None:
             if self.config.occlusion:
@@ -354,6 +358,8 @@ class ObjectTrack:
             fy1 = min(clip.full_h, int(np.ceil(box[3] * clip.scale_y)))
             full_box = (fx0, fy0, fx1, fy1)
             part = warp_into(cv2, self.key_full, clip.to_full(affine), full_box) >= 128
+            self.amodal = mask.copy()
+            self.amodal[fy0:fy1, fx0:fx1] = part
             if occluded.any():
                 covered = cv2.resize(occluded.astype(np.uint8) * 255, (clip.full_w, clip.full_h),
                                      interpolation=cv2.INTER_LINEAR)

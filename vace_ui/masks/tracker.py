@@ -14,6 +14,12 @@ fades out instead of jumping at the midpoint. Tracks that overlap with IoU < 0.2
 followed different things) are not morphed: each frame takes the track of the nearer keyframe. An empty
 keyframe means "nothing from here": after an empty a the frames stay empty until b; before an empty b, a's
 forward track runs unblended up to b.
+
+A keyframe drawn while an occluder covers part of the object shows only the visible part, so its own track knows
+only that part. Where a neighbouring keyframe's track agrees with it on its frame (`speaks_for`: the same object,
+nothing there that the keyframe cut off) and its shape reaches beyond it (the covered part), that track also
+speaks where the keyframe's shape does not reach: between the two keyframes, and past the end keyframe, the
+covered part comes back when the occluder leaves.
 """
 
 from __future__ import annotations
@@ -69,6 +75,27 @@ def _signed_distance(mask: np.ndarray) -> np.ndarray:
     return outside - inside
 
 
+AGREE_SHARE = 0.02  # see `speaks_for`
+HIDDEN_SHARE = 0.1
+EDGE_PX = 3
+
+
+def speaks_for(tracked: np.ndarray, amodal: np.ndarray, key: np.ndarray) -> bool:
+    """Whether a track may stand for what another keyframe does not show: on that keyframe's frame its mask is the
+    keyframe's mask or part of it (what it claims outside, its outline's slivers EDGE_PX wide aside, is at most
+    AGREE_SHARE of it: the same object, not one the keyframe corrects), and its shape with covered parts reaches
+    beyond the keyframe mask by at least HIDDEN_SHARE (the keyframe shows the object partly covered)."""
+    import cv2
+
+    claimed, shape = int(tracked.sum()), int(amodal.sum())
+    if claimed == 0:
+        return False
+    kernel = np.ones((2 * EDGE_PX + 1,) * 2, np.uint8)
+    beyond = cv2.erode((tracked & ~key).astype(np.uint8), kernel)
+    hidden = cv2.erode((amodal & ~key).astype(np.uint8), kernel)
+    return int(beyond.sum()) <= AGREE_SHARE * claimed and int(hidden.sum()) >= HIDDEN_SHARE * shape
+
+
 MORPH_MIN_IOU = 0.2  # below this overlap two tracks followed different things: no morph, the nearer one wins
 
 
@@ -122,25 +149,44 @@ def track_masks(
     out = np.zeros((n_frames, clip.full_h, clip.full_w), dtype=bool)
     for index in order:
         out[index] = keys[index]
-    backward = ObjectTrack(clip, order[0], keys[order[0]], config)
-    for index in range(order[0] - 1, -1, -1):
-        out[index] = backward.step(index)
-        tick(index)
-    forward = ObjectTrack(clip, order[-1], keys[order[-1]], config)
-    for index in range(order[-1] + 1, n_frames):
-        out[index] = forward.step(index)
-        tick(index)
+    after_last = before_first = None  # tracks of a neighbouring keyframe that also speak beyond the end keyframes
     for a, b in gaps:
         forward = ObjectTrack(clip, a, keys[a], config)
+        forward_amodal = {}  # frame -> the forward track's shape with its covered parts (bits packed)
         for index in range(a + 1, b):
             out[index] = forward.step(index)
+            forward_amodal[index] = np.packbits(forward.amodal)
             tick(index)
-        blend = keys[a].any() and keys[b].any()  # an empty keyframe is not blended with (see module docstring)
-        backward = ObjectTrack(clip, b, keys[b], config) if blend else None
+        if not (keys[a].any() and keys[b].any()):  # an empty keyframe is not blended with (see module docstring)
+            for _ in range(b - a - 1):
+                tick()
+            continue
+        forward_agrees = speaks_for(forward.step(b), forward.amodal, keys[b])
+        backward = ObjectTrack(clip, b, keys[b], config)
+        beyond_forward = {}  # frame -> pixels the backward track sees outside the forward track's shape
         for index in range(b - 1, a, -1):
-            if backward is not None:
-                out[index] = blend_masks(out[index], backward.step(index), (b - index) / (b - a))
+            seen = backward.step(index)
+            merged = blend_masks(out[index], seen, (b - index) / (b - a))
+            if forward_agrees:
+                merged |= out[index] & ~backward.amodal
+            shape = np.unpackbits(forward_amodal.pop(index), count=seen.size).reshape(seen.shape).astype(bool)
+            beyond_forward[index] = np.flatnonzero(seen & ~shape)
+            out[index] = merged
             tick()
+        if speaks_for(backward.step(a), backward.amodal, keys[a]):
+            for index, pixels in beyond_forward.items():
+                out[index].reshape(-1)[pixels] = True
+            if a == order[0]:
+                before_first = backward
+        if b == order[-1] and forward_agrees:
+            after_last = forward
+    for start, stop, step, other in ((order[0], -1, -1, before_first), (order[-1], n_frames, 1, after_last)):
+        track = ObjectTrack(clip, start, keys[start], config)
+        for index in range(start + step, stop, step):
+            out[index] = track.step(index)
+            if other is not None:
+                out[index] |= other.step(index) & ~track.amodal
+            tick(index)
     if refiner is not None:
         for index in range(n_frames):
             if index not in keys:
