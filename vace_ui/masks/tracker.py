@@ -16,7 +16,7 @@ keyframe means "nothing from here": after an empty a the frames stay empty until
 forward track runs unblended up to b.
 
 A keyframe drawn while an occluder covers part of the object shows only the visible part, so its own track knows
-only that part. Where a neighbouring keyframe's track agrees with it on its frame (`speaks_for`: the same object,
+only that part. Where a neighbouring keyframe's track agrees with it on its frame (`Agreement`: the same object,
 nothing there that the keyframe cut off) and its shape reaches beyond it (the covered part), that track also
 speaks where the keyframe's shape does not reach: between the two keyframes, and past the end keyframe, the
 covered part comes back when the occluder leaves.
@@ -75,25 +75,26 @@ def _signed_distance(mask: np.ndarray) -> np.ndarray:
     return outside - inside
 
 
-AGREE_SHARE = 0.02  # see `speaks_for`
+AGREE_SHARE = 0.02  # see `Agreement`
 HIDDEN_SHARE = 0.1
 EDGE_PX = 3
 
 
-def speaks_for(tracked: np.ndarray, amodal: np.ndarray, key: np.ndarray) -> bool:
-    """Whether a track may stand for what another keyframe does not show: on that keyframe's frame its mask is the
-    keyframe's mask or part of it (what it claims outside, its outline's slivers EDGE_PX wide aside, is at most
-    AGREE_SHARE of it: the same object, not one the keyframe corrects), and its shape with covered parts reaches
-    beyond the keyframe mask by at least HIDDEN_SHARE (the keyframe shows the object partly covered)."""
-    import cv2
+class Agreement:
+    """How a track's mask on another keyframe's frame compares with that keyframe's mask. `speaks_for`: what the
+    track claims outside the keyframe mask, its outline's slivers (EDGE_PX wide) aside, is at most AGREE_SHARE of
+    its mask (the same object, nothing there that the keyframe cut off), and the track's shape with its covered
+    parts reaches beyond the keyframe mask by at least HIDDEN_SHARE (the keyframe shows the object partly
+    covered): the track may then stand for the parts the keyframe does not show when they come back."""
 
-    claimed, shape = int(tracked.sum()), int(amodal.sum())
-    if claimed == 0:
-        return False
-    kernel = np.ones((2 * EDGE_PX + 1,) * 2, np.uint8)
-    beyond = cv2.erode((tracked & ~key).astype(np.uint8), kernel)
-    hidden = cv2.erode((amodal & ~key).astype(np.uint8), kernel)
-    return int(beyond.sum()) <= AGREE_SHARE * claimed and int(hidden.sum()) >= HIDDEN_SHARE * shape
+    def __init__(self, tracked: np.ndarray, amodal: np.ndarray, key: np.ndarray):
+        import cv2
+
+        claimed, shape = int(tracked.sum()), int(amodal.sum())
+        kernel = np.ones((2 * EDGE_PX + 1,) * 2, np.uint8)
+        beyond = int(cv2.erode((tracked & ~key).astype(np.uint8), kernel).sum())
+        hidden = int(cv2.erode((amodal & ~key).astype(np.uint8), kernel).sum())
+        self.speaks_for = claimed > 0 and beyond <= AGREE_SHARE * claimed and hidden >= HIDDEN_SHARE * shape
 
 
 MORPH_MIN_IOU = 0.2  # below this overlap two tracks followed different things: no morph, the nearer one wins
@@ -110,6 +111,44 @@ def blend_masks(forward: np.ndarray, backward: np.ndarray, forward_weight: float
         return (forward if forward_weight > 0.5 else backward).copy()
     blended = forward_weight * _signed_distance(forward) + (1.0 - forward_weight) * _signed_distance(backward)
     return blended < 0
+
+
+def _bridge(clip: WorkFrames, config: TrackerConfig, keys: dict[int, np.ndarray], a: int, b: int, out: np.ndarray,
+            tick: Callable[..., None]) -> tuple[ObjectTrack | None, ObjectTrack | None]:
+    """Frames between keyframes a and b (see the module docstring) into `out`. Returns a's forward and b's backward
+    track where they may speak beyond b and a (`Agreement.speaks_for`), else None."""
+    forward = ObjectTrack(clip, a, keys[a], config)
+    forward_shapes = {}  # frame -> the forward track's shape with its covered parts (bits packed)
+    for index in range(a + 1, b):
+        out[index] = forward.step(index)
+        forward_shapes[index] = np.packbits(forward.amodal)
+        tick(index)
+    if not (keys[a].any() and keys[b].any()):  # an empty keyframe is not blended with (see module docstring)
+        for _ in range(b - a - 1):
+            tick()
+        return None, None
+    forward_check = Agreement(forward.step(b), forward.amodal, keys[b])
+    backward = ObjectTrack(clip, b, keys[b], config)
+    backward_masks, backward_shapes = {}, {}
+    for index in range(b - 1, a, -1):
+        backward_masks[index] = np.packbits(backward.step(index))
+        backward_shapes[index] = np.packbits(backward.amodal)
+        tick()
+    backward_check = Agreement(backward.step(a), backward.amodal, keys[a])
+    shape = keys[a].shape
+
+    def unpack(bits: np.ndarray) -> np.ndarray:
+        return np.unpackbits(bits, count=shape[0] * shape[1]).reshape(shape).astype(bool)
+
+    for index in range(a + 1, b):
+        seen_forward, seen_backward = out[index], unpack(backward_masks.pop(index))
+        merged = blend_masks(seen_forward, seen_backward, (b - index) / (b - a))
+        if forward_check.speaks_for:
+            merged |= seen_forward & ~unpack(backward_shapes[index])
+        if backward_check.speaks_for:
+            merged |= seen_backward & ~unpack(forward_shapes[index])
+        out[index] = merged
+    return (forward if forward_check.speaks_for else None), (backward if backward_check.speaks_for else None)
 
 
 def track_masks(
@@ -151,34 +190,10 @@ def track_masks(
         out[index] = keys[index]
     after_last = before_first = None  # tracks of a neighbouring keyframe that also speak beyond the end keyframes
     for a, b in gaps:
-        forward = ObjectTrack(clip, a, keys[a], config)
-        forward_amodal = {}  # frame -> the forward track's shape with its covered parts (bits packed)
-        for index in range(a + 1, b):
-            out[index] = forward.step(index)
-            forward_amodal[index] = np.packbits(forward.amodal)
-            tick(index)
-        if not (keys[a].any() and keys[b].any()):  # an empty keyframe is not blended with (see module docstring)
-            for _ in range(b - a - 1):
-                tick()
-            continue
-        forward_agrees = speaks_for(forward.step(b), forward.amodal, keys[b])
-        backward = ObjectTrack(clip, b, keys[b], config)
-        beyond_forward = {}  # frame -> pixels the backward track sees outside the forward track's shape
-        for index in range(b - 1, a, -1):
-            seen = backward.step(index)
-            merged = blend_masks(out[index], seen, (b - index) / (b - a))
-            if forward_agrees:
-                merged |= out[index] & ~backward.amodal
-            shape = np.unpackbits(forward_amodal.pop(index), count=seen.size).reshape(seen.shape).astype(bool)
-            beyond_forward[index] = np.flatnonzero(seen & ~shape)
-            out[index] = merged
-            tick()
-        if speaks_for(backward.step(a), backward.amodal, keys[a]):
-            for index, pixels in beyond_forward.items():
-                out[index].reshape(-1)[pixels] = True
-            if a == order[0]:
-                before_first = backward
-        if b == order[-1] and forward_agrees:
+        forward, backward = _bridge(clip, config, keys, a, b, out, tick)
+        if a == order[0]:
+            before_first = backward
+        if b == order[-1]:
             after_last = forward
     for start, stop, step, other in ((order[0], -1, -1, before_first), (order[-1], n_frames, 1, after_last)):
         track = ObjectTrack(clip, start, keys[start], config)
