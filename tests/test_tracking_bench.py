@@ -65,6 +65,12 @@ def test_a_keyframe_on_a_covered_object_keeps_the_covered_part_coming_back(clips
     late = scores[int(0.85 * len(frames)) - 1:]  # scores[i - 1] is frame i's
     assert late.min() >= 0.9, round(float(late.min()), 3)
     assert scores.mean() >= bench.TARGET_MEAN, round(float(scores.mean()), 4)
+    # The same with the whole object given on the last frame instead: the frames before the covered keyframe
+    # come back whole too (the last keyframe's track speaks there).
+    last = len(frames) - 1
+    masks = track_masks(frames, {middle: truths[middle], last: truths[last]})
+    early = [bench.ops.iou(masks[index], truths[index]) for index in range(int(0.15 * len(frames)))]
+    assert min(early) >= 0.9, round(min(early), 3)
 
 
 def test_a_keyframe_that_cuts_a_part_off_is_not_undone_by_the_earlier_track(clips):

@@ -113,6 +113,11 @@ def blend_masks(forward: np.ndarray, backward: np.ndarray, forward_weight: float
     return blended < 0
 
 
+def _unpack(bits: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """A bool mask from `np.packbits` of it."""
+    return np.unpackbits(bits, count=shape[0] * shape[1]).reshape(shape).astype(bool)
+
+
 def _bridge(clip: WorkFrames, config: TrackerConfig, keys: dict[int, np.ndarray], a: int, b: int, out: np.ndarray,
             tick: Callable[..., None]) -> tuple[ObjectTrack | None, ObjectTrack | None]:
     """Frames between keyframes a and b (see the module docstring) into `out`. Returns a's forward and b's backward
@@ -136,17 +141,13 @@ def _bridge(clip: WorkFrames, config: TrackerConfig, keys: dict[int, np.ndarray]
         tick()
     backward_check = Agreement(backward.step(a), backward.amodal, keys[a])
     shape = keys[a].shape
-
-    def unpack(bits: np.ndarray) -> np.ndarray:
-        return np.unpackbits(bits, count=shape[0] * shape[1]).reshape(shape).astype(bool)
-
     for index in range(a + 1, b):
-        seen_forward, seen_backward = out[index], unpack(backward_masks.pop(index))
+        seen_forward, seen_backward = out[index], _unpack(backward_masks.pop(index), shape)
         merged = blend_masks(seen_forward, seen_backward, (b - index) / (b - a))
         if forward_check.speaks_for:
-            merged |= seen_forward & ~unpack(backward_shapes[index])
+            merged |= seen_forward & ~_unpack(backward_shapes[index], shape)
         if backward_check.speaks_for:
-            merged |= seen_backward & ~unpack(forward_shapes[index])
+            merged |= seen_backward & ~_unpack(forward_shapes[index], shape)
         out[index] = merged
     return (forward if forward_check.speaks_for else None), (backward if backward_check.speaks_for else None)
 
@@ -188,6 +189,14 @@ def track_masks(
     out = np.zeros((n_frames, clip.full_h, clip.full_w), dtype=bool)
     for index in order:
         out[index] = keys[index]
+    shape = (clip.full_h, clip.full_w)
+    first = ObjectTrack(clip, order[0], keys[order[0]], config)
+    first_shapes = {}  # frame -> the first keyframe's backward shape with its covered parts (bits packed)
+    for index in range(order[0] - 1, -1, -1):  # first: the editor's strip fills from the first keyframe
+        out[index] = first.step(index)
+        if gaps:
+            first_shapes[index] = np.packbits(first.amodal)
+        tick(index)
     after_last = before_first = None  # tracks of a neighbouring keyframe that also speak beyond the end keyframes
     for a, b in gaps:
         forward, backward = _bridge(clip, config, keys, a, b, out, tick)
@@ -195,13 +204,15 @@ def track_masks(
             before_first = backward
         if b == order[-1]:
             after_last = forward
-    for start, stop, step, other in ((order[0], -1, -1, before_first), (order[-1], n_frames, 1, after_last)):
-        track = ObjectTrack(clip, start, keys[start], config)
-        for index in range(start + step, stop, step):
-            out[index] = track.step(index)
-            if other is not None:
-                out[index] |= other.step(index) & ~track.amodal
-            tick(index)
+    if before_first is not None:
+        for index in range(order[0] - 1, -1, -1):
+            out[index] |= before_first.step(index) & ~_unpack(first_shapes.pop(index), shape)
+    last = ObjectTrack(clip, order[-1], keys[order[-1]], config)
+    for index in range(order[-1] + 1, n_frames):
+        out[index] = last.step(index)
+        if after_last is not None:
+            out[index] |= after_last.step(index) & ~last.amodal
+        tick(index)
     if refiner is not None:
         for index in range(n_frames):
             if index not in keys:
