@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 
 from tests.test_tracker import ious, texture
-from vace_ui.masks.deform import Deformation
+from vace_ui.masks.deform import Deformation, hysteresis
 from vace_ui.masks.tracker import TrackerConfig, track_masks
 from vace_ui.masks.work_frames import WorkFrames
 
@@ -101,3 +101,19 @@ def test_the_shear_prior_leaves_a_rigid_objects_squash_alone():
     heavy = track_masks(frames, {0: truths[0]}, config=TrackerConfig(shear_prior=5.0))
     assert (light == heavy).all()
     assert ious(heavy, truths).min() >= 0.85
+
+
+def test_the_bending_tolerance_only_extends_what_matches_strictly():
+    """An object's strict match with a ragged edge, and tolerant matches both along that edge and in a patch of
+    occluder texture well away from it: the edge is kept, the patch is not (it was, with the tolerance alone)."""
+    strict = np.zeros((40, 60), bool)
+    strict[5:35, 5:25] = True
+    tolerant = np.zeros_like(strict)
+    tolerant[5:35, 25:27] = True  # the bending edge, 2 px beyond the strict match
+    tolerant[15:22, 40:50] = True  # occluder texture within the tolerance
+    strict[30, 45] = True  # a lone strict pixel in it seeds nothing
+    kept = hysteresis(strict, tolerant, 2)
+    assert kept[5:35, 5:27].all()
+    assert not kept[15:22, 40:50].any()
+    assert kept[30, 45] and kept.sum() == strict.sum() + 2 * 30
+    assert hysteresis(strict, tolerant, 0).sum() == (strict | tolerant).sum()

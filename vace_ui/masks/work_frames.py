@@ -28,6 +28,7 @@ class TrackerConfig:
     deform_px: int = 0  # the appearance test tolerates local deformation of this many pixels
     bending_px: int = 1  # ... and this many while the object bends (its map's median gradient > bending_gradient)
     bending_gradient: float = 0.2  # pixels per pixel
+    bending_reach: int = 2  # ... and then only admits pixels this close to ones that pass the strict test
     island_share: float = 0.05  # visible patches inside covered parts smaller than this share of the shape are cut
     photometric_limit: float = 15.0  # mean colour error (0-255) over 5x5 below which a pixel is still the object
     residual: bool = True  # per-pixel residual flow on top of the global motion (non-rigid subjects)
