@@ -93,13 +93,19 @@ def test_a_rounding_sized_change_of_the_input_does_not_move_the_figures(clips):
     figures when 0.1% of the pixels move by one grey level."""
     frames, truths = clips["occluded-star"]
     base = bench.scores(track_masks(frames, {0: truths[0]}), truths)
-    rng = np.random.default_rng(0)
-    changed = []
-    for frame in frames:
-        frame = frame.astype(np.int16)
-        picked = rng.random(frame.shape[:2]) < 0.001
-        frame[picked] += rng.choice(np.array([-1, 1], np.int16), size=(int(picked.sum()), 3))
-        changed.append(np.clip(frame, 0, 255).astype(np.uint8))
+    changed = bench.rounding_change(frames, 0)
+    difference = np.abs(np.stack(changed).astype(np.int16) - np.stack(frames)).max(axis=3)
+    assert difference.max() == 1 and 0.0005 < (difference > 0).mean() < 0.0015  # 0.1% of pixels, one grey level
     moved = bench.scores(track_masks(changed, {0: truths[0]}), truths)
     assert abs(moved.mean() - base.mean()) < 0.01, (base.mean(), moved.mean())
     assert abs(moved.min() - base.min()) < 0.02, (base.min(), moved.min())
+
+
+def test_the_bench_row_carries_the_rounding_change_and_the_before_tracker_together():
+    from vace_ui.masks.tracker import TrackerConfig
+
+    result = bench._run(bench.SCENES[0], 5, TrackerConfig(), before=track_masks, seeds=1)
+    assert set(result) >= {"rounding", "s_before"}
+    cells = bench._row("clip", result).split("|")
+    assert len(cells) == 7  # ours, +key 4/5, +key 1/2, flow-warp, fixed, rounding, before
+    assert [float(v) for v in cells[5].split()] == [round(result["rounding"][0], 4), round(result["rounding"][1], 3)]
