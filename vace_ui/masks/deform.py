@@ -31,7 +31,9 @@ global motion: binary, with sharp edges.
 
 Limits (bench/tracking.py): content that was never in the keyframe (texture hidden at the keyframe that comes
 into view at a waving subject's edge) lies outside the pulled shape and is missed; under a large occluder a
-waving subject's hidden part is guessed from its visible neighbours, and comes back a few pixels off.
+waving subject's hidden part is guessed from its visible neighbours, and comes back a few pixels off. The map
+also makes up for the global motion's scale error while the subject bends (object_track.py's limits), which its
+extension past the trusted core does only roughly at the outline.
 """
 
 from __future__ import annotations

@@ -122,22 +122,25 @@ def _bridge(clip: WorkFrames, config: TrackerConfig, keys: dict[int, np.ndarray]
             tick: Callable[..., None]) -> tuple[ObjectTrack | None, ObjectTrack | None]:
     """Frames between keyframes a and b (see the module docstring) into `out`. Returns a's forward and b's backward
     track where they may speak beyond b and a (`Agreement.speaks_for`), else None."""
+    blend = keys[a].any() and keys[b].any()  # an empty keyframe is not blended with (see module docstring)
     forward = ObjectTrack(clip, a, keys[a], config)
     forward_shapes = {}  # frame -> the forward track's shape with its covered parts (bits packed)
     for index in range(a + 1, b):
         out[index] = forward.step(index)
-        forward_shapes[index] = np.packbits(forward.amodal)
+        if blend:
+            forward_shapes[index] = np.packbits(forward.amodal)
         tick(index)
-    if not (keys[a].any() and keys[b].any()):  # an empty keyframe is not blended with (see module docstring)
+    if not blend:
         for _ in range(b - a - 1):
             tick()
         return None, None
     forward_check = Agreement(forward.step(b), forward.amodal, keys[b])
     backward = ObjectTrack(clip, b, keys[b], config)
-    backward_masks, backward_shapes = {}, {}
+    backward_masks, backward_shapes = {}, {}  # the latter only needed where the forward track speaks for b
     for index in range(b - 1, a, -1):
         backward_masks[index] = np.packbits(backward.step(index))
-        backward_shapes[index] = np.packbits(backward.amodal)
+        if forward_check.speaks_for:
+            backward_shapes[index] = np.packbits(backward.amodal)
         tick()
     backward_check = Agreement(backward.step(a), backward.amodal, keys[a])
     shape = keys[a].shape

@@ -16,6 +16,7 @@ from .reference_slots import ReferenceSlots
 TINTS = {"kept": fv.Tint.KEPT, "tracked": fv.Tint.TRACKED, "pending": fv.Tint.PENDING}
 THUMBNAILS = 12
 
+
 def read_frame(video_path: str, frame_index: int, frames: FrameSource) -> np.ndarray:
     """Frame `frame_index` as the compile decodes it (read-only), through the session's `FrameSource`."""
     return frames.frame(video_path, int(frame_index))
